@@ -1,0 +1,129 @@
+# lsnfs - a FUSE log store.  See README.md.
+#
+#   make run     install missing packages, build, mount ./var/store at ./mnt
+#   make test    install missing packages, build with -Werror, run every test
+#   make asan    the same tests, built with -fsanitize=address,undefined
+#   make bench   the benchmark table (not part of make test)
+
+PKGS      := fuse3 rocksdb libzstd criterion
+DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config
+BUILD     ?= build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+
+CC        ?= cc
+WARN      := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings -Wvla
+WERROR    ?=
+SAN       ?=
+OPT       ?= -O2
+CFLAGS    ?= $(OPT) -g
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) $(WERROR) $(SAN) $(CFLAGS) \
+             -I. $(shell pkg-config --cflags fuse3 rocksdb libzstd 2>/dev/null)
+LDLIBS_CORE = $(shell pkg-config --libs rocksdb libzstd 2>/dev/null) -lpthread -lm
+LDLIBS_FUSE = $(shell pkg-config --libs fuse3 2>/dev/null)
+LDLIBS_TEST = $(shell pkg-config --libs criterion 2>/dev/null)
+
+STORAGE_SRC := $(wildcard storage/*.c)
+TRIM_SRC    := $(wildcard trim/*.c)
+FS_SRC      := $(wildcard fs/*.c)
+LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(STORAGE_SRC) $(TRIM_SRC))
+FS_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(FS_SRC))
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+LIB      := $(BUILD)/liblsnfs.a
+DAEMON   := $(BUILD)/lsnfs
+MKFS     := $(BUILD)/mkfs.lsnfs
+CTL      := $(BUILD)/lsnfsctl
+PROGRAMS := $(DAEMON) $(MKFS) $(CTL)
+
+.PHONY: all deps run test unit mounted asan bench clean install uninstall
+
+all: $(PROGRAMS)
+
+# Install what pkg-config cannot find (Debian).  A no-op when all is present.
+deps:
+	@missing=""; \
+	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	for t in getfattr fusermount3; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: missing$$missing; installing $(DEB_PKGS)"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS) >/dev/null; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(DAEMON): $(FS_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $(FS_OBJ) $(LIB) $(LDLIBS_FUSE) $(LDLIBS_CORE)
+
+$(MKFS): $(BUILD)/mount-helpers/mkfs.o $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
+
+$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_TEST) $(LDLIBS_CORE)
+
+# ---- running -------------------------------------------------------------
+RUN_STORE ?= var/store
+RUN_MNT   ?= mnt
+RUN_OPTS  ?=
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(RUN_MNT) var
+	@[ -e $(RUN_STORE)/lsnfs.store ] || $(MKFS) $(RUN_STORE)
+	@echo "lsnfs: $(RUN_STORE) mounted at $(RUN_MNT) (foreground; Ctrl-C unmounts)"
+	$(DAEMON) $(RUN_STORE) $(RUN_MNT) -f $(if $(RUN_OPTS),-o $(RUN_OPTS))
+
+# ---- tests ---------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory WERROR=-Werror all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory WERROR=-Werror unit mounted
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2 $(CRITERION_ARGS); done
+
+mounted: $(PROGRAMS)
+	@BUILD=$(abspath $(BUILD)) tests/mounted/run-all.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" WERROR=-Werror test
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(abspath $(BUILD)) bench/run.sh
+
+clean:
+	rm -rf build build-asan
+
+# ---- install -------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 755 $(DAEMON) $(MKFS) $(CTL) $(DESTDIR)$(SBINDIR)/
+	install -m 755 mount-helpers/mount.lsnfs $(DESTDIR)$(SBINDIR)/mount.lsnfs
+	ln -sf mount.lsnfs $(DESTDIR)$(SBINDIR)/mount.fuse.lsnfs
+	install -m 644 mount-helpers/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' mount-helpers/lsnfs@.service > $(DESTDIR)$(UNITDIR)/lsnfs@.service
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/lsnfs $(DESTDIR)$(SBINDIR)/mkfs.lsnfs $(DESTDIR)$(SBINDIR)/lsnfsctl \
+	      $(DESTDIR)$(SBINDIR)/mount.lsnfs $(DESTDIR)$(SBINDIR)/mount.fuse.lsnfs \
+	      $(DESTDIR)$(UNITDIR)/lsnfs@.service
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,lsnfs.8 mkfs.lsnfs.8 mount.lsnfs.8 lsnfsctl.8)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,201 @@
+#include "storage/block.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "storage/crc32c.h"
+#include "storage/diag.h"
+
+#define BLOCK_MAGIC 0x3142534cu /* "LSB1" little-endian */
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+int lsn_zstd_compress(const void *src, size_t len, int level, unsigned char **out, size_t *out_len)
+{
+	size_t bound = ZSTD_compressBound(len);
+	unsigned char *buf = malloc(bound ? bound : 1);
+	size_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	n = ZSTD_compress(buf, bound, src, len, level);
+	if (ZSTD_isError(n)) {
+		lsn_diag(LSN_DIAG_ERR, "zstd compress: %s", ZSTD_getErrorName(n));
+		free(buf);
+		return ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
+	}
+	*out = buf;
+	*out_len = n;
+	return 0;
+}
+
+int lsn_zstd_decompress(const void *src, size_t len, void *dst, size_t dst_len)
+{
+	unsigned long long content = ZSTD_getFrameContentSize(src, len);
+	size_t n;
+
+	/* The frame must announce exactly the size we expect: anything else is
+	 * a damaged or foreign value. */
+	if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    content != dst_len)
+		return -EBADMSG;
+	n = ZSTD_decompress(dst, dst_len, src, len);
+	if (ZSTD_isError(n)) {
+		if (ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation)
+			return -ENOMEM;
+		return -EBADMSG;
+	}
+	return n == dst_len ? 0 : -EBADMSG;
+}
+
+int lsn_block_encode(uint64_t first_lsn, uint32_t count, const uint32_t *lengths,
+		     const unsigned char *payload, uint32_t payload_len, uint64_t seg_offset,
+		     uint64_t index_offset, int level, unsigned char **out, size_t *out_len)
+{
+	size_t raw_len = (size_t)count * 4 + payload_len;
+	unsigned char *raw = malloc(raw_len ? raw_len : 1);
+	unsigned char *buf = NULL;
+	size_t bound, n;
+	int rc = 0;
+
+	if (!raw)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count; i++)
+		put_le32(raw + 4 * (size_t)i, lengths[i]);
+	memcpy(raw + (size_t)count * 4, payload, payload_len);
+
+	bound = LSN_BLOCK_HEADER + ZSTD_compressBound(raw_len);
+	buf = malloc(bound);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = ZSTD_compress(buf + LSN_BLOCK_HEADER, bound - LSN_BLOCK_HEADER, raw, raw_len, level);
+	if (ZSTD_isError(n)) {
+		lsn_diag(LSN_DIAG_ERR, "zstd compress: %s", ZSTD_getErrorName(n));
+		rc = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
+		goto out;
+	}
+	put_le32(buf, BLOCK_MAGIC);
+	put_le64(buf + 8, first_lsn);
+	put_le32(buf + 16, count);
+	put_le32(buf + 20, payload_len);
+	put_le64(buf + 24, seg_offset);
+	put_le64(buf + 32, index_offset);
+	put_le32(buf + 4, lsn_crc32c(0, buf + 8, LSN_BLOCK_HEADER - 8 + n));
+	*out = buf;
+	*out_len = LSN_BLOCK_HEADER + n;
+	buf = NULL;
+out:
+	free(raw);
+	free(buf);
+	return rc;
+}
+
+int lsn_block_peek(const unsigned char *val, size_t len, struct lsn_block *hdr)
+{
+	if (len < LSN_BLOCK_HEADER || get_le32(val) != BLOCK_MAGIC)
+		return -EBADMSG;
+	hdr->first_lsn = get_le64(val + 8);
+	hdr->count = get_le32(val + 16);
+	hdr->payload_len = get_le32(val + 20);
+	hdr->seg_offset = get_le64(val + 24);
+	hdr->index_offset = get_le64(val + 32);
+	return 0;
+}
+
+int lsn_block_decode(const unsigned char *val, size_t len, struct lsn_block *blk)
+{
+	struct lsn_block hdr = { 0 };
+	size_t raw_len, need;
+	uint64_t sum = 0;
+	unsigned char *raw;
+	int rc;
+
+	rc = lsn_block_peek(val, len, &hdr);
+	if (rc)
+		return rc;
+	if (lsn_crc32c(0, val + 8, len - 8) != get_le32(val + 4))
+		return -EBADMSG;
+	if (hdr.count == 0 || hdr.count > (1u << 24))
+		return -EBADMSG;
+	raw_len = (size_t)hdr.count * 4 + hdr.payload_len;
+	/* lengths are kept as native u32s, payload follows them */
+	need = raw_len;
+	if (blk->cap < need) {
+		void *p = realloc(blk->lengths, need);
+		if (!p)
+			return -ENOMEM;
+		blk->lengths = p;
+		blk->cap = need;
+	}
+	raw = (unsigned char *)blk->lengths;
+	rc = lsn_zstd_decompress(val + LSN_BLOCK_HEADER, len - LSN_BLOCK_HEADER, raw, raw_len);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < hdr.count; i++) {
+		uint32_t l = get_le32(raw + 4 * (size_t)i);
+		blk->lengths[i] = l;
+		sum += l;
+	}
+	if (sum != hdr.payload_len)
+		return -EBADMSG;
+	blk->first_lsn = hdr.first_lsn;
+	blk->count = hdr.count;
+	blk->payload_len = hdr.payload_len;
+	blk->seg_offset = hdr.seg_offset;
+	blk->index_offset = hdr.index_offset;
+	blk->payload = raw + (size_t)hdr.count * 4;
+	return 0;
+}
+
+void lsn_block_release(struct lsn_block *blk)
+{
+	free(blk->lengths);
+	memset(blk, 0, sizeof(*blk));
+}
+
+static unsigned digits(uint64_t v)
+{
+	unsigned n = 1;
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+size_t lsn_index_line_len(uint64_t lsn, uint64_t offset, uint64_t length)
+{
+	return digits(lsn) + 1 + digits(offset) + 1 + digits(length) + 1;
+}
+
+size_t lsn_index_line_format(char *buf, uint64_t lsn, uint64_t offset, uint64_t length)
+{
+	return (size_t)sprintf(buf, "%llu %llu %llu\n", (unsigned long long)lsn,
+			       (unsigned long long)offset, (unsigned long long)length);
+}

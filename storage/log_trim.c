@@ -1,0 +1,106 @@
+/*
+ * storage/log_trim.c - removing whole segments from the front of a log.
+ *
+ * The decision is the caller's planner (the trim engine, trim/), run under
+ * the log's lock on a consistent view; storage only carries it out.  The
+ * removal of any number of segments is one WriteBatch: their 'S' keys and
+ * a range deletion of their 'B' and 'X' keys.  After a crash each segment is
+ * therefore fully there or fully gone, and the trim point (the first
+ * retained segment's first LSN - 1) always matches what is listed.  The
+ * cost is per segment, not per record.  The freed key range is then
+ * compacted so that the disk space comes back now rather than by chance.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/diag.h"
+#include "storage/store_internal.h"
+
+static void seg_range(struct lsn_key *lo, struct lsn_key *hi, char tag, uint32_t id,
+		      uint64_t first, uint64_t last_first)
+{
+	lsn_key_init(lo, tag);
+	lsn_key_u32(lo, id);
+	lsn_key_u64(lo, first);
+	lsn_key_init(hi, tag);
+	lsn_key_u32(hi, id);
+	lsn_key_u64(hi, last_first);
+	lsn_key_successor(hi);
+}
+
+static void compact_removed(struct lsn_store *st, uint32_t id, uint64_t first, uint64_t last_first)
+{
+	static const char tags[] = { 'B', 'X', 'S' };
+
+	for (size_t i = 0; i < sizeof(tags); i++) {
+		struct lsn_key lo, hi;
+		seg_range(&lo, &hi, tags[i], id, first, last_first);
+		rocksdb_compact_range(st->db, lsn_key_data(&lo), lo.len, lsn_key_data(&hi), hi.len);
+	}
+}
+
+int lsn_log_trim(struct lsn_log *log, lsn_trim_planner planner, void *ctx, size_t *n_removed_out)
+{
+	struct lsn_store *st = log->store;
+	rocksdb_writebatch_t *wb = NULL;
+	struct lsn_trim_view view;
+	uint64_t first = 0, last_first = 0;
+	size_t n = 0;
+	int rc;
+
+	if (n_removed_out)
+		*n_removed_out = 0;
+	pthread_mutex_lock(&log->lock);
+	if (log->removed) {
+		rc = -ENOENT;
+		goto out;
+	}
+	view.segments = log->segs;
+	view.n_segments = log->n_segs;
+	view.tail_lsn = lsn_log_active(log)->last_lsn;
+	view.trim_point = log->segs[0].first_lsn - 1;
+	view.persisted_lsn = log->persisted_lsn;
+	view.holds = log->holds;
+	view.n_holds = log->n_holds;
+	rc = planner(ctx, &view, &n);
+	if (rc || n == 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		/* Defence in depth: storage never drops the active segment. */
+		if (i >= log->n_segs - 1 || !log->segs[i].sealed) {
+			lsn_diag(LSN_DIAG_ERR, "log %s: trim planner asked for an unsealed segment",
+				 log->name);
+			rc = -EPERM;
+			goto out;
+		}
+	}
+	first = log->segs[0].first_lsn;
+	last_first = log->segs[n - 1].first_lsn;
+	wb = rocksdb_writebatch_create();
+	for (size_t i = 0; i < n; i++) {
+		struct lsn_key k;
+		lsn_seg_key(&k, log->id, log->segs[i].first_lsn);
+		rocksdb_writebatch_delete(wb, lsn_key_data(&k), k.len);
+	}
+	for (const char *tag = "BX"; *tag; tag++) {
+		struct lsn_key lo, hi;
+		seg_range(&lo, &hi, *tag, log->id, first, last_first);
+		rocksdb_writebatch_delete_range(wb, lsn_key_data(&lo), lo.len, lsn_key_data(&hi),
+						hi.len);
+	}
+	rc = lsn_rdb_write(st->db, st->wo_sync, wb, "trim");
+	if (rc)
+		goto out;
+	memmove(log->segs, log->segs + n, (log->n_segs - n) * sizeof(*log->segs));
+	log->n_segs -= n;
+	if (n_removed_out)
+		*n_removed_out = n;
+out:
+	pthread_mutex_unlock(&log->lock);
+	if (wb)
+		rocksdb_writebatch_destroy(wb);
+	if (rc == 0 && n > 0)
+		compact_removed(st, log->id, first, last_first);
+	return rc;
+}

@@ -1,0 +1,174 @@
+/*
+ * storage/store.h - the log store: many append-only logs in one RocksDB.
+ *
+ * Design
+ * ------
+ * A store is a directory: `lsnfs.store` (marker, also the flock that keeps
+ * a second daemon out) and `db/` (RocksDB).  Each log is a sequence of
+ * records with gap-free LSNs from 1, cut into segments of about
+ * segment_size payload bytes; a segment's records are grouped into blocks
+ * of about LSN_BLOCK_TARGET bytes that are zstd-compressed once, when the
+ * block closes (storage/block.h).  Records of the still-open block live
+ * uncompressed under 'R' keys so that every append is one small
+ * WriteBatch; the batch that closes a block writes the block and deletes
+ * those keys.  The key layout is in storage/keys.h.
+ *
+ * Each log keeps in memory its segment table (a few dozen bytes per
+ * segment), its holds and its open block, so stat/readdir never touch
+ * RocksDB; reads find their block with one seek_for_prev.
+ *
+ * Ownership: struct lsn_store owns every struct lsn_log; a log handle
+ * stays valid until lsn_store_close() even after its log is removed.
+ *
+ * Thread safety: every function may be called from any thread.  A log's
+ * appends, seal, trim and metadata changes are serialised by the log's
+ * mutex; reads of sealed segments run without it.
+ *
+ * Errors: 0 or a negative errno.  RocksDB and zstd errors are converted
+ * here (storage/rdb.h): -ENOSPC, -EIO, -EBADMSG (corrupt data), -EBUSY
+ * (store in use), -ENOMEM, ...
+ */
+#ifndef LSN_STORE_H
+#define LSN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "storage/block.h"
+#include "storage/config.h"
+
+#define LSN_BLOCK_TARGET (128u * 1024u)
+
+struct lsn_store;
+struct lsn_log;
+
+struct lsn_segment_info {
+	uint64_t first_lsn;
+	uint64_t last_lsn;      /* first_lsn - 1 while empty */
+	uint64_t bytes;         /* payload bytes */
+	uint64_t index_bytes;   /* size of the index file */
+	int64_t mtime_ns;       /* time of last append (creation while empty) */
+	bool sealed;
+};
+
+struct lsn_log_info {
+	uint64_t first_lsn;     /* oldest retained LSN (trim_point + 1) */
+	uint64_t tail_lsn;      /* 0 if nothing was ever appended */
+	uint64_t trim_point;    /* highest trimmed LSN, 0 if none */
+	uint64_t persisted_lsn; /* 0 if never set */
+	uint64_t retained_bytes;
+	size_t n_segments;
+	int64_t created_ns;
+	int64_t mtime_ns;       /* last append, else creation */
+};
+
+/* One decoded block kept between reads of the same open file. */
+struct lsn_read_cache {
+	uint64_t seg_first;
+	bool valid;
+	struct lsn_block block;
+};
+void lsn_read_cache_release(struct lsn_read_cache *c);
+
+/* ---- store lifecycle -------------------------------------------------- */
+
+/* Create a new store in `dir` (created if missing; must be empty). */
+int lsn_store_format(const char *dir, const struct lsn_config *cfg);
+
+/*
+ * Open an existing store; -EBUSY when another process has it open,
+ * -ENOENT / -EINVAL when `dir` is not a store.  The config is read from the
+ * store; apply per-mount overrides with lsn_store_override() before use.
+ */
+int lsn_store_open(const char *dir, struct lsn_store **out);
+/* Flush and close; safe on NULL. */
+void lsn_store_close(struct lsn_store *store);
+
+const struct lsn_config *lsn_store_config(const struct lsn_store *store);
+/* Per-mount override of one config key (not persisted).  See config.h. */
+int lsn_store_override(struct lsn_store *store, const char *key, const char *value, char *why);
+/* Persist a new mode (the caller has checked the guard). */
+int lsn_store_set_mode(struct lsn_store *store, enum lsn_mode mode);
+const char *lsn_store_path(const struct lsn_store *store);
+
+/* ---- logs -------------------------------------------------------------- */
+
+int lsn_store_create_log(struct lsn_store *store, const char *name);
+/* -ENOENT, or -EINVAL for an invalid name. */
+int lsn_store_find_log(struct lsn_store *store, const char *name, struct lsn_log **out);
+/* -ENOTEMPTY unless every record is trimmed; `has_snapshots` from caller. */
+int lsn_store_remove_log(struct lsn_store *store, const char *name);
+/* Sorted names; free with lsn_names_free. */
+int lsn_store_list_logs(struct lsn_store *store, char ***names, size_t *n);
+void lsn_names_free(char **names, size_t n);
+
+const char *lsn_log_name(const struct lsn_log *log);
+void lsn_log_info(struct lsn_log *log, struct lsn_log_info *info);
+
+/* ---- appending ---------------------------------------------------------- */
+
+/*
+ * Append n records atomically (all or none), each iov one record of at most
+ * LSN_RECORD_MAX bytes (-EFBIG otherwise, nothing appended).  *last_lsn gets
+ * the LSN of the last record.  With sync=always the records are durable on
+ * return; otherwise after lsn_log_sync().
+ */
+int lsn_log_append(struct lsn_log *log, const struct iovec *records, size_t n, uint64_t *last_lsn);
+/* Make every record appended so far durable (WAL fsync). */
+int lsn_log_sync(struct lsn_log *log);
+/* Seal the active segment now (no-op when it is empty). */
+int lsn_log_seal(struct lsn_log *log);
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Copy of the segment table, oldest first; free() it. */
+int lsn_log_segments(struct lsn_log *log, struct lsn_segment_info **segs, size_t *n);
+int lsn_log_segment(struct lsn_log *log, uint64_t first_lsn, struct lsn_segment_info *info);
+/* Read payload bytes [off, off+len) of segment first_lsn; *got may be short at EOF. */
+int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *buf, size_t len,
+		 size_t *got, struct lsn_read_cache *cache);
+/* Same for the segment's index text ("LSN OFFSET LENGTH\n" per record). */
+int lsn_log_read_index(struct lsn_log *log, uint64_t first_lsn, uint64_t off, char *buf,
+		       size_t len, size_t *got, struct lsn_read_cache *cache);
+
+/* ---- consumer state and holds ------------------------------------------- */
+
+/* -EINVAL if lsn < current persisted_lsn or lsn > tail. */
+int lsn_log_set_persisted(struct lsn_log *log, uint64_t lsn);
+
+struct lsn_hold {
+	char name[LSN_NAME_MAX + 1];
+	uint64_t lsn;
+};
+int lsn_log_hold_set(struct lsn_log *log, const char *name, uint64_t lsn);
+int lsn_log_hold_get(struct lsn_log *log, const char *name, uint64_t *lsn);
+int lsn_log_hold_remove(struct lsn_log *log, const char *name);
+/* Copy of the holds, sorted by name; free() it. */
+int lsn_log_holds(struct lsn_log *log, struct lsn_hold **holds, size_t *n);
+
+/* ---- trimming ----------------------------------------------------------- */
+
+/* What a trim planner sees, consistent under the log's lock. */
+struct lsn_trim_view {
+	const struct lsn_segment_info *segments; /* oldest first; last is active */
+	size_t n_segments;
+	uint64_t tail_lsn;
+	uint64_t trim_point;
+	uint64_t persisted_lsn;
+	const struct lsn_hold *holds;
+	size_t n_holds;
+};
+
+/*
+ * The planner decides, under the log's lock, how many leading segments go:
+ * it returns 0 with *n_remove set, or a negative errno to refuse (nothing
+ * changes).  The removal is one atomic batch; the freed range is then
+ * compacted so the space comes back.  *n_removed_out (may be NULL) gets the
+ * count actually removed.
+ */
+typedef int (*lsn_trim_planner)(void *ctx, const struct lsn_trim_view *view, size_t *n_remove);
+int lsn_log_trim(struct lsn_log *log, lsn_trim_planner planner, void *ctx, size_t *n_removed_out);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * storage/store_internal.h - structures shared by the storage .c files
+ * that implement store.h.  Not for use outside storage/.
+ */
+#ifndef LSN_STORE_INTERNAL_H
+#define LSN_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <rocksdb/c.h>
+
+#include "storage/keys.h"
+#include "storage/rdb.h"
+#include "storage/store.h"
+
+/* Value of an 'S' key. */
+#define LSN_SEG_META_LEN 44
+/* Value of an 'L' key: u32 id, u64 persisted_lsn, i64 created_ns. */
+#define LSN_LOG_META_LEN 20
+
+/* The active segment's open block: records not yet compressed. */
+struct lsn_open_block {
+	uint64_t first_lsn;     /* LSN of lengths[0] */
+	uint64_t seg_offset;    /* segment offset of its first byte */
+	uint64_t index_offset;  /* index-file offset of its first line */
+	uint32_t count;
+	uint32_t cap_count;
+	uint32_t *lengths;
+	unsigned char *data;
+	size_t len, cap;
+	/* Records with LSN < persisted_upto are stored under 'R' keys. */
+	uint64_t persisted_upto;
+};
+
+struct lsn_log {
+	struct lsn_store *store;
+	char name[LSN_NAME_MAX + 1];
+	uint32_t id;
+	bool removed;
+	int64_t created_ns;
+
+	pthread_mutex_t lock;           /* everything below */
+	uint64_t persisted_lsn;
+	struct lsn_segment_info *segs;  /* oldest first; last is active */
+	size_t n_segs, cap_segs;
+	struct lsn_open_block open;
+	struct lsn_hold *holds;
+	size_t n_holds;
+};
+
+struct lsn_store {
+	char *path;
+	int lock_fd;
+	rocksdb_t *db;
+	rocksdb_options_t *opts;
+	rocksdb_block_based_table_options_t *table_opts;
+	rocksdb_cache_t *cache;
+	rocksdb_readoptions_t *ro;
+	rocksdb_writeoptions_t *wo;      /* per config: sync or not */
+	rocksdb_writeoptions_t *wo_sync; /* always sync (metadata, fsync) */
+	struct lsn_config cfg;
+
+	pthread_rwlock_t logs_lock;      /* the logs array */
+	struct lsn_log **logs;           /* sorted by name, includes removed */
+	size_t n_logs, cap_logs;
+	uint32_t next_log_id;
+};
+
+static inline struct lsn_segment_info *lsn_log_active(struct lsn_log *log)
+{
+	return &log->segs[log->n_segs - 1];
+}
+
+void lsn_seg_meta_encode(const struct lsn_segment_info *s, unsigned char *out);
+int lsn_seg_meta_decode(const unsigned char *v, size_t len, struct lsn_segment_info *s);
+void lsn_seg_key(struct lsn_key *k, uint32_t id, uint64_t first);
+int64_t lsn_now_ns(void);
+
+/* Load segments, open block and holds of a log (at open). */
+int lsn_log_load(struct lsn_log *log);
+void lsn_log_free(struct lsn_log *log);
+/* Append one segment to the in-memory table. */
+int lsn_log_push_segment(struct lsn_log *log, const struct lsn_segment_info *s);
+/* Segment starting at first_lsn, or NULL; caller holds log->lock. */
+struct lsn_segment_info *lsn_log_find_segment(struct lsn_log *log, uint64_t first_lsn);
+/* Add one record to the open block (grows its buffers). */
+int lsn_open_block_add(struct lsn_open_block *ob, const void *data, size_t len);
+
+#endif
