@@ -1,0 +1,323 @@
+/*
+ * fs/main.c - `lsnfs STORE MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]`.
+ *
+ * Order matters: RocksDB starts threads, and threads do not survive fork.
+ * So when daemonizing we fork first; the child opens the store, mounts and
+ * then tells the waiting parent "ready" through a pipe (or exits with the
+ * error it printed).  The parent's exit status is therefore the mount's,
+ * and `mount`, fstab and scripts see a live filesystem or a clear error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+#include <fuse_lowlevel.h>
+#include "fs/trimmer.h"
+#include "storage/diag.h"
+
+#define MAX_OVERRIDES 16
+
+static const char *const lsnfs_keys[] = { "archive",   "archive_command", "segment_size",
+					   "sync",      "auto_trim",       "trim_delay",
+					   "compress_level", NULL };
+
+struct cmdline {
+	char *store;
+	char *overrides[MAX_OVERRIDES]; /* "key=value" */
+	int n_overrides;
+	int n_nonopt;
+	int bad;
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"usage: lsnfs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPT[,OPT...]]\n"
+		"\n"
+		"Mount the lsnfs store STORE (made by mkfs.lsnfs) at MOUNTPOINT.\n"
+		"  -f            stay in the foreground (log to stderr)\n"
+		"  -d            debug: foreground with FUSE request tracing\n"
+		"  -s            single-threaded\n"
+		"lsnfs options (-o), overriding the store's config for this mount:\n"
+		"  archive=DIR            archive committed snapshots to DIR\n"
+		"  archive_command=CMD    archive with CMD (%%p file, %%f archive name)\n"
+		"  segment_size=BYTES     payload per segment (default 64 MiB)\n"
+		"  sync=always|fsync      durability per write or per fsync (default fsync)\n"
+		"  auto_trim=SECONDS      trim every log on this period (0 = off)\n"
+		"  trim_delay=SECONDS     startup and settling protection (default 600)\n"
+		"  compress_level=N       zstd level (default 3)\n"
+		"Standard FUSE options (allow_other, default_permissions, ...) pass through.\n");
+}
+
+static int is_lsnfs_key(const char *opt)
+{
+	for (const char *const *k = lsnfs_keys; *k; k++) {
+		size_t n = strlen(*k);
+		if (strncmp(opt, *k, n) == 0 && opt[n] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct cmdline *cl = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (cl->n_nonopt++ == 0) {
+			cl->store = strdup(arg);
+			return 0; /* STORE is ours */
+		}
+		return 1; /* MOUNTPOINT goes to FUSE */
+	}
+	if (key == FUSE_OPT_KEY_OPT && is_lsnfs_key(arg)) {
+		if (cl->n_overrides == MAX_OVERRIDES) {
+			fprintf(stderr, "lsnfs: too many options\n");
+			cl->bad = 1;
+			return 0;
+		}
+		cl->overrides[cl->n_overrides++] = strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+static int apply_overrides(struct cmdline *cl, struct lsn_store *store)
+{
+	char why[128];
+
+	for (int i = 0; i < cl->n_overrides; i++) {
+		char *eq = strchr(cl->overrides[i], '=');
+		int rc;
+
+		*eq = '\0';
+		rc = store ? lsn_store_override(store, cl->overrides[i], eq + 1, why) : 0;
+		if (!store) {
+			struct lsn_config scratch;
+			lsn_config_defaults(&scratch);
+			rc = lsn_config_set(&scratch, cl->overrides[i], eq + 1, why);
+		}
+		*eq = '=';
+		if (rc) {
+			fprintf(stderr, "lsnfs: bad option -o %s: %s\n", cl->overrides[i], why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void syslog_sink(enum lsn_diag_level level, const char *msg)
+{
+	syslog((int)level, "%s", msg);
+}
+
+static const char *store_error(int rc)
+{
+	switch (rc) {
+	case -EBUSY:
+		return "store in use (another lsnfs has it open)";
+	case -ENOENT:
+		return "not an lsnfs store (run mkfs.lsnfs first)";
+	case -EINVAL:
+		return "not an lsnfs store, or a newer format";
+	case -EBADMSG:
+		return "store metadata is corrupt";
+	default:
+		return strerror(-rc);
+	}
+}
+
+/* Fork; the parent waits for the child's verdict and exits with it. */
+static int daemonize_start(int *ready_fd)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(pfd) != 0) {
+		perror("lsnfs: pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("lsnfs: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		int status = 0;
+		close(pfd[1]);
+		if (read(pfd[0], &c, 1) == 1)
+			_exit(0);
+		waitpid(pid, &status, 0);
+		_exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
+	}
+	close(pfd[0]);
+	setsid();
+	*ready_fd = pfd[1];
+	return 0;
+}
+
+static void daemonize_finish(int ready_fd)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (chdir("/") != 0)
+		lsn_diag(LSN_DIAG_WARN, "chdir /: %s", strerror(errno));
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (write(ready_fd, "r", 1) != 1)
+		lsn_diag(LSN_DIAG_WARN, "cannot signal the parent: %s", strerror(errno));
+	close(ready_fd);
+}
+
+static void *lsnfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* One write(2) of up to 1 MiB arrives as one request. */
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+	cfg->use_ino = 0;
+	cfg->hard_remove = 1;
+	/* The active segment grows: its size must never be stale. */
+	cfg->attr_timeout = 0;
+	cfg->entry_timeout = 1;
+	cfg->negative_timeout = 0;
+	return fuse_get_context()->private_data;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse_operations ops = { 0 };
+	struct fuse_loop_config *loop_cfg = NULL;
+	struct cmdline cl = { 0 };
+	struct lsnfs fs = { 0 };
+	struct fuse *fuse = NULL;
+	char fsname[PATH_MAX + 32], abs_store[PATH_MAX], shown[PATH_MAX];
+	int ready_fd = -1, rc, ret = 1;
+	bool mounted = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+			printf("lsnfs 0.1 (libfuse %s)\n", fuse_pkgversion());
+			return 0;
+		}
+	}
+	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad)
+		return 2;
+	if (!cl.store || cl.n_nonopt < 2) {
+		fprintf(stderr, "lsnfs: %s\n", !cl.store ? "missing STORE and MOUNTPOINT"
+							 : "missing MOUNTPOINT");
+		usage(stderr);
+		return 2;
+	}
+	if (cl.n_nonopt > 2) {
+		fprintf(stderr, "lsnfs: too many arguments (expected STORE MOUNTPOINT)\n");
+		return 2;
+	}
+	if (apply_overrides(&cl, NULL) != 0)
+		return 2;
+	if (!realpath(cl.store, abs_store)) {
+		fprintf(stderr, "lsnfs: %s: %s\n", cl.store, strerror(errno));
+		return 1;
+	}
+	memcpy(shown, abs_store, sizeof(shown));
+	for (char *p = shown; *p; p++)
+		if (*p == ',')
+			*p = '_'; /* only for the name: mount options are comma-separated */
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=lsnfs", shown);
+	fuse_opt_insert_arg(&args, 1, fsname);
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		return 2;
+	if (!opts.mountpoint) {
+		fprintf(stderr, "lsnfs: missing MOUNTPOINT\n");
+		return 2;
+	}
+
+	if (!opts.foreground && daemonize_start(&ready_fd) != 0)
+		goto out;
+
+	rc = lsn_store_open(abs_store, &fs.store);
+	if (rc) {
+		fprintf(stderr, "lsnfs: %s: %s\n", abs_store, store_error(rc));
+		goto out;
+	}
+	if (apply_overrides(&cl, fs.store) != 0)
+		goto out;
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.mounted_at = lsnfs_monotonic_seconds();
+
+	lsnfs_ops_fill(&ops);
+	lsnfs_io_fill(&ops);
+	lsnfs_xattr_fill(&ops);
+	ops.init = lsnfs_init;
+	fuse = fuse_new(&args, &ops, sizeof(ops), &fs);
+	if (!fuse)
+		goto out;
+	if (fuse_mount(fuse, opts.mountpoint) != 0)
+		goto out;
+	mounted = true;
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out;
+	if (!opts.foreground) {
+		openlog("lsnfs", LOG_PID, LOG_DAEMON);
+		lsn_diag_set_sink(syslog_sink);
+	}
+	if (lsnfs_trimmer_start(&fs) != 0)
+		goto out;
+	lsn_diag(LSN_DIAG_INFO, "mounted %s at %s (mode %s)", abs_store, opts.mountpoint,
+		 lsn_trim_mode_name(lsn_store_config(fs.store)->mode));
+	if (ready_fd >= 0) {
+		daemonize_finish(ready_fd);
+		ready_fd = -1;
+	}
+
+	if (opts.singlethread) {
+		rc = fuse_loop(fuse);
+	} else {
+		loop_cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop_cfg, opts.clone_fd);
+		fuse_loop_cfg_set_max_threads(loop_cfg, opts.max_threads ? opts.max_threads : 16);
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop_cfg, opts.max_idle_threads);
+		rc = fuse_loop_mt(fuse, loop_cfg);
+	}
+	ret = rc == 0 ? 0 : 1;
+	lsnfs_trimmer_stop(&fs);
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	lsn_diag(LSN_DIAG_INFO, "unmounting %s", opts.mountpoint);
+out:
+	if (mounted)
+		fuse_unmount(fuse);
+	if (fuse)
+		fuse_destroy(fuse);
+	if (loop_cfg)
+		fuse_loop_cfg_destroy(loop_cfg);
+	lsn_store_close(fs.store);
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	free(cl.store);
+	for (int i = 0; i < cl.n_overrides; i++)
+		free(cl.overrides[i]);
+	return ret;
+}

@@ -1,0 +1,73 @@
+/*
+ * mount-helpers/mkfs.c - `mkfs.lsnfs [--mode single|cluster] [--archive DIR]
+ * [--segment-size BYTES] [--node-id ID] STORE`: create a new, empty store.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/store.h"
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: mkfs.lsnfs [--mode single|cluster] [--archive DIR] "
+		    "[--segment-size BYTES] [--node-id ID] STORE\n"
+		    "\n"
+		    "Create a new, empty lsnfs store in the directory STORE (created if missing;\n"
+		    "it must be empty).  Defaults: mode single, no archive, segment size 64 MiB\n"
+		    "(67108864), node id the host name.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "archive", required_argument, NULL, 'a' },
+		{ "segment-size", required_argument, NULL, 's' },
+		{ "node-id", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lsn_config cfg;
+	char why[128];
+	const char *key;
+	int c, rc;
+
+	lsn_config_defaults(&cfg);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': key = "mode"; break;
+		case 'a': key = "archive"; break;
+		case 's': key = "segment_size"; break;
+		case 'n': key = "node_id"; break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "mkfs.lsnfs: unknown or incomplete option '%s'\n", argv[optind - 1]);
+			return 2;
+		}
+		if (lsn_config_set(&cfg, key, optarg, why) != 0) {
+			fprintf(stderr, "mkfs.lsnfs: %s\n", why);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "mkfs.lsnfs: %s\n", optind == argc ? "missing STORE" : "too many arguments");
+		usage(stderr);
+		return 2;
+	}
+	rc = lsn_store_format(argv[optind], &cfg);
+	if (rc) {
+		fprintf(stderr, "mkfs.lsnfs: %s: %s\n", argv[optind],
+			rc == -ENOTEMPTY ? "directory is not empty; refusing to format it" : strerror(-rc));
+		return 1;
+	}
+	printf("mkfs.lsnfs: created %s store in %s (node %s, segment size %llu%s%s)\n",
+	       lsn_trim_mode_name(cfg.mode), argv[optind], cfg.node_id,
+	       (unsigned long long)cfg.segment_size, cfg.archive[0] ? ", archive " : "", cfg.archive);
+	return 0;
+}
