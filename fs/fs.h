@@ -29,6 +29,7 @@ struct lsnfs {
 	gid_t gid;
 	uint64_t mounted_at; /* monotonic seconds */
 	struct lsnfs_trimmer *trimmer;
+	struct lsnfs_archiver *archiver;
 };
 
 enum lsnfs_file_kind {

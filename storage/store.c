@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "storage/diag.h"
+#include "storage/snapshot.h"
 #include "storage/store_internal.h"
 
 #define STORE_MARKER "lsnfs.store"
@@ -345,6 +346,8 @@ static int store_load_logs(struct lsn_store *st)
 		}
 		rc = lsn_log_load(log);
 		if (!rc)
+			rc = lsn_snapshot_gc(log);
+		if (!rc)
 			rc = store_add_log(st, log);
 		if (rc) {
 			lsn_diag(LSN_DIAG_ERR, "log %s: cannot load: %s", name, strerror(-rc));
@@ -580,6 +583,8 @@ int lsn_store_remove_log(struct lsn_store *store, const char *name)
 	delete_prefix(wb, 'X', log->id);
 	delete_prefix(wb, 'R', log->id);
 	delete_prefix(wb, 'H', log->id);
+	delete_prefix(wb, 'P', log->id);
+	delete_prefix(wb, 'Q', log->id);
 	rc = lsn_rdb_write(store->db, store->wo_sync, wb, "remove log");
 	if (!rc)
 		log->removed = true;

@@ -1,0 +1,532 @@
+/*
+ * storage/archive.c - writing, verifying, listing and reading back archived
+ * snapshots; the node registry.  See archive.h.
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "storage/archive.h"
+#include "storage/crc32c.h"
+#include "storage/diag.h"
+
+struct lsn_archive {
+	char *dir;
+	char *command;
+	char *node_id;
+	char *tmpdir;
+};
+
+static int why(char *reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int why(char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (reason) {
+		va_start(ap, fmt);
+		vsnprintf(reason, LSN_ARCHIVE_REASON_MAX, fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+int lsn_archive_init(struct lsn_archive **out, const char *dir, const char *command,
+		     const char *node_id, const char *tmpdir)
+{
+	struct lsn_archive *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a->dir = strdup(dir ? dir : "");
+	a->command = strdup(command ? command : "");
+	a->node_id = strdup(node_id);
+	a->tmpdir = strdup(tmpdir);
+	if (!a->dir || !a->command || !a->node_id || !a->tmpdir) {
+		lsn_archive_free(a);
+		return -ENOMEM;
+	}
+	if (mkdir(a->tmpdir, 0700) != 0 && errno != EEXIST) {
+		int rc = -errno;
+		lsn_archive_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+void lsn_archive_free(struct lsn_archive *a)
+{
+	if (!a)
+		return;
+	free(a->dir);
+	free(a->command);
+	free(a->node_id);
+	free(a->tmpdir);
+	free(a);
+}
+
+bool lsn_archive_configured(const struct lsn_archive *a)
+{
+	return a && (a->dir[0] || a->command[0]);
+}
+
+bool lsn_archive_has_dir(const struct lsn_archive *a)
+{
+	return a && a->dir[0];
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int snap_path(const struct lsn_archive *a, const char *log, uint64_t lsn, char *buf,
+		     size_t n)
+{
+	int len = snprintf(buf, n, "%s/%s/%020llu.snap.zst", a->dir, log, (unsigned long long)lsn);
+
+	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+}
+
+/* Export the .zst stream of the snapshot into a new temporary file. */
+static int export_tmp(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, char *path,
+		      size_t n, uint64_t *size, uint32_t *crc)
+{
+	int fd, rc;
+
+	snprintf(path, n, "%s/%s-%020llu.snap.zst.XXXXXX", a->tmpdir, lsn_log_name(log),
+		 (unsigned long long)lsn);
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	rc = lsn_snapshot_export(log, lsn, fd, size, crc);
+	if (!rc && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
+static int put_dir(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, const char *tmp,
+		   char *reason)
+{
+	char dir[4096], final[4096], partial[4096 + 64];
+	int in = -1, out = -1, rc = 0;
+	char buf[65536];
+	ssize_t n;
+
+	snprintf(dir, sizeof(dir), "%s/%s", a->dir, lsn_log_name(log));
+	rc = mkdir_p(dir);
+	if (rc) {
+		why(reason, "cannot create %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	rc = snap_path(a, lsn_log_name(log), lsn, final, sizeof(final));
+	if (rc)
+		return rc;
+	snprintf(partial, sizeof(partial), "%s/.%020llu.snap.zst.%s.tmp", dir, (unsigned long long)lsn,
+		 a->node_id);
+	in = open(tmp, O_RDONLY | O_CLOEXEC);
+	out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (in < 0 || out < 0) {
+		rc = -errno;
+		why(reason, "cannot open %s: %s", in < 0 ? tmp : partial, strerror(errno));
+		goto out;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)n) != n) {
+			rc = errno ? -errno : -EIO;
+			why(reason, "write %s: %s", partial, strerror(-rc));
+			goto out;
+		}
+	}
+	if (n < 0 || fsync(out) != 0) {
+		rc = -errno;
+		why(reason, "write %s: %s", partial, strerror(errno));
+		goto out;
+	}
+	close(out);
+	out = -1;
+	if (rename(partial, final) != 0) {
+		rc = -errno;
+		why(reason, "rename to %s: %s", final, strerror(errno));
+		goto out;
+	}
+	rc = fsync_dir(dir);
+	if (rc)
+		why(reason, "fsync %s: %s", dir, strerror(-rc));
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (rc)
+		unlink(partial);
+	return rc;
+}
+
+/* Expand %p, %f and %% into a freshly allocated command line. */
+static char *expand_command(const char *cmd, const char *p, const char *f)
+{
+	size_t cap = strlen(cmd) + 1, len = 0;
+	char *out;
+
+	for (const char *c = cmd; *c; c++)
+		if (c[0] == '%' && (c[1] == 'p' || c[1] == 'f'))
+			cap += strlen(c[1] == 'p' ? p : f);
+	out = malloc(cap);
+	if (!out)
+		return NULL;
+	for (const char *c = cmd; *c; c++) {
+		if (c[0] == '%' && (c[1] == 'p' || c[1] == 'f' || c[1] == '%')) {
+			const char *s = c[1] == 'p' ? p : c[1] == 'f' ? f : "%";
+			memcpy(out + len, s, strlen(s));
+			len += strlen(s);
+			c++;
+		} else {
+			out[len++] = *c;
+		}
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static int put_command(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, const char *tmp,
+		       char *reason)
+{
+	char name[LSN_NAME_MAX + 40];
+	char *line;
+	int status;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), "%s/%020llu.snap.zst", lsn_log_name(log), (unsigned long long)lsn);
+	line = expand_command(a->command, tmp, name);
+	if (!line)
+		return -ENOMEM;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		if (null >= 0)
+			dup2(null, 0);
+		execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+		_exit(127);
+	}
+	free(line);
+	if (pid < 0) {
+		why(reason, "cannot start archive_command: %s", strerror(errno));
+		return -errno;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			why(reason, "waiting for archive_command: %s", strerror(errno));
+			return -ECHILD;
+		}
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		why(reason, "archive_command exited with status %d", WEXITSTATUS(status));
+	else
+		why(reason, "archive_command killed by signal %d", WTERMSIG(status));
+	return -EIO;
+}
+
+int lsn_archive_put(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, uint64_t *size,
+		    uint32_t *crc, char *reason)
+{
+	char tmp[4096];
+	int rc;
+
+	if (!lsn_archive_configured(a)) {
+		why(reason, "no archive configured");
+		return -ENOTCONN;
+	}
+	rc = export_tmp(a, log, lsn, tmp, sizeof(tmp), size, crc);
+	if (rc) {
+		why(reason, "cannot export snapshot: %s", strerror(-rc));
+		return rc;
+	}
+	if (a->dir[0])
+		rc = put_dir(a, log, lsn, tmp, reason);
+	if (!rc && a->command[0])
+		rc = put_command(a, log, lsn, tmp, reason);
+	unlink(tmp);
+	return rc;
+}
+
+static int file_crc(const char *path, uint64_t *size, uint32_t *crc)
+{
+	unsigned char buf[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	*size = 0;
+	*crc = 0;
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		*crc = lsn_crc32c(*crc, buf, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	close(fd);
+	return n < 0 ? -EIO : 0;
+}
+
+int lsn_archive_verify(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, uint64_t size,
+		       uint32_t crc, char *reason)
+{
+	char path[4096];
+	uint64_t got_size, s2;
+	uint32_t got_crc, c2;
+	int rc;
+
+	if (!lsn_archive_configured(a)) {
+		why(reason, "no archive configured");
+		return -ENOTCONN;
+	}
+	if (!a->dir[0])
+		return lsn_archive_put(a, log, lsn, &s2, &c2, reason);
+	rc = snap_path(a, lsn_log_name(log), lsn, path, sizeof(path));
+	if (rc)
+		return rc;
+	rc = file_crc(path, &got_size, &got_crc);
+	if (rc) {
+		why(reason, "archived copy %s unreadable: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (got_size != size || got_crc != crc) {
+		why(reason, "archived copy %s differs (size %llu, expected %llu)", path,
+		    (unsigned long long)got_size, (unsigned long long)size);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int lsn_archive_remove(struct lsn_archive *a, const char *log, uint64_t lsn)
+{
+	char path[4096];
+	int rc;
+
+	if (!lsn_archive_has_dir(a))
+		return 0;
+	rc = snap_path(a, log, lsn, path, sizeof(path));
+	if (rc)
+		return rc;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s", a->dir, log);
+	fsync_dir(path);
+	return 0;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static bool snap_name(const char *name, uint64_t *lsn)
+{
+	uint64_t v = 0;
+
+	if (strlen(name) != 20 + strlen(".snap.zst") || strcmp(name + 20, ".snap.zst") != 0)
+		return false;
+	for (int i = 0; i < 20; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	*lsn = v;
+	return true;
+}
+
+int lsn_archive_list(struct lsn_archive *a, const char *log, uint64_t **lsns, size_t *n)
+{
+	char path[4096];
+	uint64_t *v = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *e;
+	DIR *d;
+
+	*lsns = NULL;
+	*n = 0;
+	if (!lsn_archive_has_dir(a))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", a->dir, log);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) != NULL) {
+		uint64_t lsn;
+		if (!snap_name(e->d_name, &lsn))
+			continue;
+		if (count == cap) {
+			void *p;
+			cap = cap ? cap * 2 : 16;
+			p = realloc(v, cap * sizeof(*v));
+			if (!p) {
+				closedir(d);
+				free(v);
+				return -ENOMEM;
+			}
+			v = p;
+		}
+		v[count++] = lsn;
+	}
+	closedir(d);
+	qsort(v, count, sizeof(*v), cmp_u64);
+	*lsns = v;
+	*n = count;
+	return 0;
+}
+
+int lsn_archive_fetch(struct lsn_archive *a, const char *log, uint64_t lsn, int *fd,
+		      uint64_t *size)
+{
+	char path[4096];
+	size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
+	unsigned char *in = malloc(in_cap), *out = malloc(out_cap);
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
+	int src = -1, dst = -1, rc = 0;
+	size_t last = 0;
+	ssize_t n;
+
+	*size = 0;
+	if (!in || !out || !dctx) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = snap_path(a, log, lsn, path, sizeof(path));
+	if (rc)
+		goto out;
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	dst = open(a->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (src < 0 || dst < 0) {
+		rc = -errno;
+		goto out;
+	}
+	while ((n = read(src, in, in_cap)) > 0) {
+		ZSTD_inBuffer ib = { in, (size_t)n, 0 };
+		while (ib.pos < ib.size) {
+			ZSTD_outBuffer ob = { out, out_cap, 0 };
+			last = ZSTD_decompressStream(dctx, &ob, &ib);
+			if (ZSTD_isError(last)) {
+				rc = -EBADMSG;
+				goto out;
+			}
+			if (ob.pos && write(dst, out, ob.pos) != (ssize_t)ob.pos) {
+				rc = errno ? -errno : -EIO;
+				goto out;
+			}
+			*size += ob.pos;
+		}
+	}
+	if (n < 0)
+		rc = -errno;
+	else if (last != 0)
+		rc = -EBADMSG; /* truncated stream */
+out:
+	if (src >= 0)
+		close(src);
+	if (rc && dst >= 0) {
+		close(dst);
+		dst = -1;
+	}
+	*fd = dst;
+	ZSTD_freeDCtx(dctx);
+	free(in);
+	free(out);
+	return rc;
+}
+
+int lsn_archive_register(struct lsn_archive *a)
+{
+	char dir[4096], path[4096 + 80], tmp[4096 + 100], text[256];
+	int fd, rc, len;
+
+	if (!lsn_archive_has_dir(a))
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/.nodes", a->dir);
+	rc = mkdir_p(dir);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s", dir, a->node_id);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, a->node_id);
+	len = snprintf(text, sizeof(text), "node_id=%s\npid=%d\nregistered=%lld\n", a->node_id,
+		       (int)getpid(), (long long)time(NULL));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)len) != len || fsync(fd) != 0)
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	if (!rc && rename(tmp, path) != 0)
+		rc = -errno;
+	if (!rc)
+		rc = fsync_dir(dir);
+	return rc;
+}
+
+int lsn_archive_other_nodes(struct lsn_archive *a, char *other, size_t n)
+{
+	char dir[4096];
+	struct dirent *e;
+	int count = 0;
+	DIR *d;
+
+	if (!lsn_archive_has_dir(a))
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/.nodes", a->dir);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, a->node_id) == 0)
+			continue;
+		if (count++ == 0 && other)
+			snprintf(other, n, "%s", e->d_name);
+	}
+	closedir(d);
+	return count;
+}
