@@ -1,6 +1,7 @@
 #include "storage/block.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,58 @@
 #include "storage/diag.h"
 
 #define BLOCK_MAGIC 0x3142534cu /* "LSB1" little-endian */
+
+/*
+ * One compression and one decompression context per thread, reused: a
+ * context costs far more to create than a 128 KiB block costs to compress.
+ * Freed by the key destructors when a FUSE worker thread exits.
+ */
+static pthread_key_t cctx_key, dctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void free_cctx(void *p)
+{
+	ZSTD_freeCCtx(p);
+}
+
+static void free_dctx(void *p)
+{
+	ZSTD_freeDCtx(p);
+}
+
+static void make_keys(void)
+{
+	pthread_key_create(&cctx_key, free_cctx);
+	pthread_key_create(&dctx_key, free_dctx);
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+	ZSTD_CCtx *c;
+
+	pthread_once(&ctx_once, make_keys);
+	c = pthread_getspecific(cctx_key);
+	if (!c) {
+		c = ZSTD_createCCtx();
+		if (c)
+			pthread_setspecific(cctx_key, c);
+	}
+	return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	ZSTD_DCtx *d;
+
+	pthread_once(&ctx_once, make_keys);
+	d = pthread_getspecific(dctx_key);
+	if (!d) {
+		d = ZSTD_createDCtx();
+		if (d)
+			pthread_setspecific(dctx_key, d);
+	}
+	return d;
+}
 
 static void put_le32(unsigned char *p, uint32_t v)
 {
@@ -38,11 +91,14 @@ int lsn_zstd_compress(const void *src, size_t len, int level, unsigned char **ou
 {
 	size_t bound = ZSTD_compressBound(len);
 	unsigned char *buf = malloc(bound ? bound : 1);
+	ZSTD_CCtx *cctx = thread_cctx();
 	size_t n;
 
-	if (!buf)
+	if (!buf || !cctx) {
+		free(buf);
 		return -ENOMEM;
-	n = ZSTD_compress(buf, bound, src, len, level);
+	}
+	n = ZSTD_compressCCtx(cctx, buf, bound, src, len, level);
 	if (ZSTD_isError(n)) {
 		lsn_diag(LSN_DIAG_ERR, "zstd compress: %s", ZSTD_getErrorName(n));
 		free(buf);
@@ -56,6 +112,7 @@ int lsn_zstd_compress(const void *src, size_t len, int level, unsigned char **ou
 int lsn_zstd_decompress(const void *src, size_t len, void *dst, size_t dst_len)
 {
 	unsigned long long content = ZSTD_getFrameContentSize(src, len);
+	ZSTD_DCtx *dctx = thread_dctx();
 	size_t n;
 
 	/* The frame must announce exactly the size we expect: anything else is
@@ -63,7 +120,9 @@ int lsn_zstd_decompress(const void *src, size_t len, void *dst, size_t dst_len)
 	if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
 	    content != dst_len)
 		return -EBADMSG;
-	n = ZSTD_decompress(dst, dst_len, src, len);
+	if (!dctx)
+		return -ENOMEM;
+	n = ZSTD_decompressDCtx(dctx, dst, dst_len, src, len);
 	if (ZSTD_isError(n)) {
 		if (ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation)
 			return -ENOMEM;
@@ -79,11 +138,14 @@ int lsn_block_encode(uint64_t first_lsn, uint32_t count, const uint32_t *lengths
 	size_t raw_len = (size_t)count * 4 + payload_len;
 	unsigned char *raw = malloc(raw_len ? raw_len : 1);
 	unsigned char *buf = NULL;
+	ZSTD_CCtx *cctx = thread_cctx();
 	size_t bound, n;
 	int rc = 0;
 
-	if (!raw)
+	if (!raw || !cctx) {
+		free(raw);
 		return -ENOMEM;
+	}
 	for (uint32_t i = 0; i < count; i++)
 		put_le32(raw + 4 * (size_t)i, lengths[i]);
 	memcpy(raw + (size_t)count * 4, payload, payload_len);
@@ -94,7 +156,8 @@ int lsn_block_encode(uint64_t first_lsn, uint32_t count, const uint32_t *lengths
 		rc = -ENOMEM;
 		goto out;
 	}
-	n = ZSTD_compress(buf + LSN_BLOCK_HEADER, bound - LSN_BLOCK_HEADER, raw, raw_len, level);
+	n = ZSTD_compressCCtx(cctx, buf + LSN_BLOCK_HEADER, bound - LSN_BLOCK_HEADER, raw, raw_len,
+			      level);
 	if (ZSTD_isError(n)) {
 		lsn_diag(LSN_DIAG_ERR, "zstd compress: %s", ZSTD_getErrorName(n));
 		rc = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;

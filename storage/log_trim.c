@@ -7,8 +7,8 @@
  * a range deletion of their 'B' and 'X' keys.  After a crash each segment is
  * therefore fully there or fully gone, and the trim point (the first
  * retained segment's first LSN - 1) always matches what is listed.  The
- * cost is per segment, not per record.  The freed key range is then
- * compacted so that the disk space comes back now rather than by chance.
+ * cost is per segment, not per record.  The freed key range is then handed
+ * to the compactor (storage/compactor.c) so the disk space comes back.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,7 +36,7 @@ static void compact_removed(struct lsn_store *st, uint32_t id, uint64_t first, u
 	for (size_t i = 0; i < sizeof(tags); i++) {
 		struct lsn_key lo, hi;
 		seg_range(&lo, &hi, tags[i], id, first, last_first);
-		rocksdb_compact_range(st->db, lsn_key_data(&lo), lo.len, lsn_key_data(&hi), hi.len);
+		lsn_compactor_enqueue(st, &lo, &hi);
 	}
 }
 

@@ -475,29 +475,33 @@ int lsn_snapshot_gc(struct lsn_log *log)
 	rocksdb_iterator_t *it = rocksdb_create_iterator(st->db, st->ro);
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	struct lsn_snapshot_info info;
-	uint64_t last = UINT64_MAX;
 	struct lsn_key k;
 	size_t orphans = 0;
 	int rc = 0;
 
 	lsn_key_init(&k, 'Q');
 	lsn_key_u32(&k, log->id);
-	for (rocksdb_iter_seek(it, lsn_key_data(&k), k.len); rocksdb_iter_valid(it);
-	     rocksdb_iter_next(it)) {
+	/* One seek per snapshot, not one step per chunk: mount must not read
+	 * every snapshot's data. */
+	for (rocksdb_iter_seek(it, lsn_key_data(&k), k.len); rocksdb_iter_valid(it);) {
 		size_t klen;
 		const unsigned char *key = (const unsigned char *)rocksdb_iter_key(it, &klen);
+		struct lsn_key next;
 		uint64_t lsn;
 
 		if (klen != k.len + 12 || memcmp(key, k.b, k.len) != 0)
 			break;
 		lsn = lsn_get_be64(key + k.len);
-		if (lsn == last)
-			continue;
-		last = lsn;
 		if (lsn_snapshot_get(log, lsn, &info) == -ENOENT) {
 			delete_chunks(wb, log->id, lsn);
 			orphans++;
 		}
+		if (lsn == UINT64_MAX)
+			break;
+		lsn_key_init(&next, 'Q');
+		lsn_key_u32(&next, log->id);
+		lsn_key_u64(&next, lsn + 1);
+		rocksdb_iter_seek(it, lsn_key_data(&next), next.len);
 	}
 	rocksdb_iter_destroy(it);
 	if (orphans) {

@@ -86,6 +86,7 @@ static void store_free(struct lsn_store *st)
 {
 	if (!st)
 		return;
+	lsn_compactor_stop(st);
 	for (size_t i = 0; i < st->n_logs; i++)
 		lsn_log_free(st->logs[i]);
 	free(st->logs);
@@ -106,6 +107,8 @@ static void store_free(struct lsn_store *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* drops the flock */
 	pthread_rwlock_destroy(&st->logs_lock);
+	pthread_mutex_destroy(&st->cq_lock);
+	pthread_cond_destroy(&st->cq_cond);
 	free(st->path);
 	free(st);
 }
@@ -118,6 +121,8 @@ static struct lsn_store *store_alloc(const char *dir)
 		return NULL;
 	st->lock_fd = -1;
 	pthread_rwlock_init(&st->logs_lock, NULL);
+	pthread_mutex_init(&st->cq_lock, NULL);
+	pthread_cond_init(&st->cq_cond, NULL);
 	st->path = strdup(dir);
 	if (!st->path) {
 		free(st);
@@ -408,6 +413,9 @@ int lsn_store_open(const char *dir, struct lsn_store **out)
 		goto out;
 	if (st->cfg.sync_always)
 		rocksdb_writeoptions_set_sync(st->wo, 1);
+	rc = lsn_compactor_start(st);
+	if (rc)
+		goto out;
 	*out = st;
 	st = NULL;
 out:
@@ -417,16 +425,25 @@ out:
 
 void lsn_store_close(struct lsn_store *store)
 {
+	rocksdb_flushoptions_t *fo;
 	char *err = NULL;
 
 	if (!store)
 		return;
+	lsn_compactor_stop(store);
 	if (store->db) {
-		/* Everything acknowledged is already in the WAL; make it durable
-		 * before we let go of the store. */
+		/* Everything acknowledged is already in the WAL; make it durable,
+		 * then flush the memtables so the next mount replays no WAL. */
 		rocksdb_flush_wal(store->db, 1, &err);
 		if (err)
-			lsn_rdb_errno(err, "close");
+			lsn_rdb_errno(err, "close: sync WAL");
+		fo = rocksdb_flushoptions_create();
+		rocksdb_flushoptions_set_wait(fo, 1);
+		err = NULL;
+		rocksdb_flush(store->db, fo, &err);
+		if (err)
+			lsn_rdb_errno(err, "close: flush");
+		rocksdb_flushoptions_destroy(fo);
 	}
 	store_free(store);
 }

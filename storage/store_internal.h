@@ -47,6 +47,12 @@ struct lsn_log {
 	size_t n_holds;
 };
 
+/* A key range freed by a trim, waiting for the compactor. */
+struct lsn_compaction {
+	struct lsn_key lo, hi;
+	struct lsn_compaction *next;
+};
+
 struct lsn_store {
 	char *path;
 	int lock_fd;
@@ -63,6 +69,15 @@ struct lsn_store {
 	struct lsn_log **logs;           /* sorted by name, includes removed */
 	size_t n_logs, cap_logs;
 	uint32_t next_log_id;
+
+	/* Background compaction of trimmed ranges (storage/compactor.c). */
+	pthread_t compactor;
+	bool compactor_started;
+	pthread_mutex_t cq_lock;
+	pthread_cond_t cq_cond;
+	struct lsn_compaction *cq_head, *cq_tail;
+	bool cq_stop;
+	unsigned cq_busy;
 };
 
 static inline struct lsn_segment_info *lsn_log_active(struct lsn_log *log)
@@ -74,6 +89,11 @@ void lsn_seg_meta_encode(const struct lsn_segment_info *s, unsigned char *out);
 int lsn_seg_meta_decode(const unsigned char *v, size_t len, struct lsn_segment_info *s);
 void lsn_seg_key(struct lsn_key *k, uint32_t id, uint64_t first);
 int64_t lsn_now_ns(void);
+
+/* Queue [lo, hi) for compaction; the space comes back in the background. */
+void lsn_compactor_enqueue(struct lsn_store *st, const struct lsn_key *lo, const struct lsn_key *hi);
+int lsn_compactor_start(struct lsn_store *st);
+void lsn_compactor_stop(struct lsn_store *st);
 
 /* Load segments, open block and holds of a log (at open). */
 int lsn_log_load(struct lsn_log *log);
