@@ -284,8 +284,8 @@ static int lsnfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	int rc;
 
 	rc = lsn_path_parse(path, &p);
-	if (rc)
-		return rc == -ENOENT ? -EPERM : rc;
+	if (rc || p.node == LSN_NODE_LOG)
+		return refuse("create", path, "only logs (mkdir) live at the mount root");
 	rc = lsnfs_resolve(path, &p, &log);
 	if (rc)
 		return rc;

@@ -18,6 +18,8 @@ static void compact_one(struct lsn_store *st, const struct lsn_compaction *c)
 {
 	char *err = NULL;
 
+	if (atomic_load(&st->failed))
+		return; /* read-only until remount */
 	rocksdb_delete_file_in_range(st->db, lsn_key_data(&c->lo), c->lo.len, lsn_key_data(&c->hi),
 				     c->hi.len, &err);
 	if (err)

@@ -334,7 +334,7 @@ int lsn_log_set_persisted(struct lsn_log *log, uint64_t lsn)
 	lsn_key_str(&k, log->name);
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put(wb, lsn_key_data(&k), k.len, (const char *)meta, sizeof(meta));
-	rc = lsn_rdb_write(st->db, st->wo_sync, wb, "set persisted_lsn");
+	rc = lsn_store_write(st, st->wo_sync, wb, "set persisted_lsn");
 	rocksdb_writebatch_destroy(wb);
 	if (!rc)
 		log->persisted_lsn = lsn;
@@ -383,7 +383,7 @@ int lsn_log_hold_set(struct lsn_log *log, const char *name, uint64_t lsn)
 	lsn_put_be64(v, lsn);
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put(wb, lsn_key_data(&k), k.len, (const char *)v, 8);
-	rc = lsn_rdb_write(st->db, st->wo_sync, wb, "set hold");
+	rc = lsn_store_write(st, st->wo_sync, wb, "set hold");
 	if (rc)
 		goto out;
 	if (!h) {
@@ -430,7 +430,7 @@ int lsn_log_hold_remove(struct lsn_log *log, const char *name)
 	hold_key(&k, log, name);
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_delete(wb, lsn_key_data(&k), k.len);
-	rc = lsn_rdb_write(st->db, st->wo_sync, wb, "remove hold");
+	rc = lsn_store_write(st, st->wo_sync, wb, "remove hold");
 	rocksdb_writebatch_destroy(wb);
 	if (!rc)
 		*h = log->holds[--log->n_holds];

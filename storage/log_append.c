@@ -200,7 +200,7 @@ static int txn_commit(struct append_txn *t)
 		log->segs = p;
 		log->cap_segs = cap;
 	}
-	rc = lsn_rdb_write(st->db, st->wo, t->wb, "append");
+	rc = lsn_store_write(st, st->wo, t->wb, "append");
 	if (rc)
 		goto rollback;
 
@@ -272,8 +272,5 @@ out:
 
 int lsn_log_sync(struct lsn_log *log)
 {
-	char *err = NULL;
-
-	rocksdb_flush_wal(log->store->db, 1, &err);
-	return err ? lsn_rdb_errno(err, "sync") : 0;
+	return lsn_store_sync(log->store);
 }

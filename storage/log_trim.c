@@ -89,7 +89,7 @@ int lsn_log_trim(struct lsn_log *log, lsn_trim_planner planner, void *ctx, size_
 		rocksdb_writebatch_delete_range(wb, lsn_key_data(&lo), lo.len, lsn_key_data(&hi),
 						hi.len);
 	}
-	rc = lsn_rdb_write(st->db, st->wo_sync, wb, "trim");
+	rc = lsn_store_write(st, st->wo_sync, wb, "trim");
 	if (rc)
 		goto out;
 	memmove(log->segs, log->segs + n, (log->n_segs - n) * sizeof(*log->segs));

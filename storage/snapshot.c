@@ -179,7 +179,7 @@ static int write_chunks(struct lsn_log *log, int fd, uint64_t lsn, struct lsn_sn
 		s->crc = lsn_crc32c(s->crc, raw, got);
 		chunk_key(&k, log->id, lsn, chunk);
 		rocksdb_writebatch_put(wb, lsn_key_data(&k), k.len, (const char *)out, n);
-		rc = lsn_rdb_write(st->db, st->wo, wb, "snapshot chunk");
+		rc = lsn_store_write(st, st->wo, wb, "snapshot chunk");
 		rocksdb_writebatch_clear(wb);
 		if (rc)
 			break;
@@ -230,7 +230,7 @@ int lsn_snapshot_commit(struct lsn_log *log, const char *path, uint64_t lsn)
 	pthread_mutex_lock(&log->lock);
 	rc = commit_allowed(log, lsn);
 	if (!rc)
-		rc = lsn_rdb_write(st->db, st->wo_sync, wb, "snapshot commit");
+		rc = lsn_store_write(st, st->wo_sync, wb, "snapshot commit");
 	pthread_mutex_unlock(&log->lock);
 	rocksdb_writebatch_destroy(wb);
 	if (rc)
@@ -306,7 +306,7 @@ int lsn_snapshot_remove(struct lsn_log *log, uint64_t lsn)
 	snap_key(&k, log->id, lsn);
 	rocksdb_writebatch_delete(wb, lsn_key_data(&k), k.len);
 	delete_chunks(wb, log->id, lsn);
-	rc = lsn_rdb_write(st->db, st->wo_sync, wb, "snapshot remove");
+	rc = lsn_store_write(st, st->wo_sync, wb, "snapshot remove");
 	rocksdb_writebatch_destroy(wb);
 	return rc;
 }
@@ -332,7 +332,7 @@ int lsn_snapshot_set_archived(struct lsn_log *log, uint64_t lsn, bool archived,
 	snap_key(&k, log->id, lsn);
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put(wb, lsn_key_data(&k), k.len, (const char *)meta, sizeof(meta));
-	rc = lsn_rdb_write(st->db, st->wo_sync, wb, "snapshot archived mark");
+	rc = lsn_store_write(st, st->wo_sync, wb, "snapshot archived mark");
 	rocksdb_writebatch_destroy(wb);
 out:
 	pthread_mutex_unlock(&log->lock);
@@ -507,7 +507,7 @@ int lsn_snapshot_gc(struct lsn_log *log)
 	if (orphans) {
 		lsn_diag(LSN_DIAG_INFO, "log %s: removed %zu uncommitted snapshot(s) left by a crash",
 			 log->name, orphans);
-		rc = lsn_rdb_write(st->db, st->wo_sync, wb, "snapshot gc");
+		rc = lsn_store_write(st, st->wo_sync, wb, "snapshot gc");
 	}
 	rocksdb_writebatch_destroy(wb);
 	return rc;

@@ -59,6 +59,10 @@ static int store_make_options(struct lsn_store *st, bool create)
 	rocksdb_options_set_max_total_wal_size(st->opts, 128u << 20);
 	rocksdb_options_set_max_background_jobs(st->opts, 2);
 	rocksdb_options_set_keep_log_file_num(st->opts, 3);
+	/* RocksDB's own LOG lives in the data directory; once the disk is full,
+	 * a second failed log write aborts the process (assertion in Debian's
+	 * build).  Only fatal lines are written; errors reach us as statuses. */
+	rocksdb_options_set_info_log_level(st->opts, 4 /* FATAL_LEVEL */);
 	rocksdb_options_set_max_log_file_size(st->opts, 4u << 20);
 	rocksdb_options_set_max_open_files(st->opts, 256);
 	rocksdb_options_set_target_file_size_base(st->opts, 64u << 20);
@@ -214,7 +218,7 @@ int lsn_store_format(const char *dir, const struct lsn_config *cfg)
 		put_config(wb, *key, value);
 	}
 	put_next_log_id(wb, 1);
-	rc = lsn_rdb_write(st->db, st->wo_sync, wb, "format");
+	rc = lsn_store_write(st, st->wo_sync, wb, "format");
 	if (rc)
 		goto out;
 	/* The marker comes last: a directory without it is not a store. */
@@ -431,21 +435,54 @@ void lsn_store_close(struct lsn_store *store)
 	if (!store)
 		return;
 	lsn_compactor_stop(store);
-	if (store->db) {
+	if (store->db && atomic_load(&store->failed) == 0) {
 		/* Everything acknowledged is already in the WAL; make it durable,
 		 * then flush the memtables so the next mount replays no WAL. */
-		rocksdb_flush_wal(store->db, 1, &err);
-		if (err)
-			lsn_rdb_errno(err, "close: sync WAL");
+		lsn_store_sync(store);
 		fo = rocksdb_flushoptions_create();
 		rocksdb_flushoptions_set_wait(fo, 1);
-		err = NULL;
 		rocksdb_flush(store->db, fo, &err);
 		if (err)
 			lsn_rdb_errno(err, "close: flush");
 		rocksdb_flushoptions_destroy(fo);
 	}
 	store_free(store);
+}
+
+static int store_poison(struct lsn_store *st, int rc, const char *what)
+{
+	int expected = 0;
+
+	if (rc == -EINVAL || rc == -ENOMEM || rc == -ENOENT)
+		return rc; /* the request was bad, the store is fine */
+	if (atomic_compare_exchange_strong(&st->failed, &expected, rc))
+		lsn_diag(LSN_DIAG_ERR,
+			 "%s failed: %s; the store is read-only from now on: free the space or fix the "
+			 "device, then remount (every acknowledged record is safe)",
+			 what, strerror(-rc));
+	return rc;
+}
+
+int lsn_store_write(struct lsn_store *st, const rocksdb_writeoptions_t *wo,
+		    rocksdb_writebatch_t *wb, const char *what)
+{
+	int rc = atomic_load(&st->failed);
+
+	if (rc)
+		return rc;
+	rc = lsn_rdb_write(st->db, wo, wb, what);
+	return rc ? store_poison(st, rc, what) : 0;
+}
+
+int lsn_store_sync(struct lsn_store *st)
+{
+	int rc = atomic_load(&st->failed);
+	char *err = NULL;
+
+	if (rc)
+		return rc;
+	rocksdb_flush_wal(st->db, 1, &err);
+	return err ? store_poison(st, lsn_rdb_errno(err, "sync"), "sync") : 0;
 }
 
 const struct lsn_config *lsn_store_config(const struct lsn_store *store)
@@ -473,7 +510,7 @@ int lsn_store_set_mode(struct lsn_store *store, enum lsn_mode mode)
 	int rc;
 
 	put_config(wb, "mode", lsn_trim_mode_name(mode));
-	rc = lsn_rdb_write(store->db, store->wo_sync, wb, "set mode");
+	rc = lsn_store_write(store, store->wo_sync, wb, "set mode");
 	rocksdb_writebatch_destroy(wb);
 	if (!rc)
 		store->cfg.mode = mode;
@@ -542,7 +579,7 @@ int lsn_store_create_log(struct lsn_store *store, const char *name)
 	lsn_seg_meta_encode(&first, seg);
 	rocksdb_writebatch_put(wb, lsn_key_data(&k), k.len, (const char *)seg, sizeof(seg));
 	put_next_log_id(wb, store->next_log_id + 1);
-	rc = lsn_rdb_write(store->db, store->wo_sync, wb, "create log");
+	rc = lsn_store_write(store, store->wo_sync, wb, "create log");
 	if (rc)
 		goto out;
 	rc = store_add_log(store, log);
@@ -602,7 +639,7 @@ int lsn_store_remove_log(struct lsn_store *store, const char *name)
 	delete_prefix(wb, 'H', log->id);
 	delete_prefix(wb, 'P', log->id);
 	delete_prefix(wb, 'Q', log->id);
-	rc = lsn_rdb_write(store->db, store->wo_sync, wb, "remove log");
+	rc = lsn_store_write(store, store->wo_sync, wb, "remove log");
 	if (!rc)
 		log->removed = true;
 out:

@@ -6,6 +6,7 @@
 #define LSN_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <rocksdb/c.h>
 
 #include "storage/keys.h"
@@ -64,6 +65,10 @@ struct lsn_store {
 	rocksdb_writeoptions_t *wo;      /* per config: sync or not */
 	rocksdb_writeoptions_t *wo_sync; /* always sync (metadata, fsync) */
 	struct lsn_config cfg;
+	/* First write error (negative errno), or 0.  After RocksDB reports a
+	 * write error its WAL writer must not be used again (Debian's build
+	 * asserts), so the store turns read-only until it is reopened. */
+	_Atomic int failed;
 
 	pthread_rwlock_t logs_lock;      /* the logs array */
 	struct lsn_log **logs;           /* sorted by name, includes removed */
@@ -89,6 +94,12 @@ void lsn_seg_meta_encode(const struct lsn_segment_info *s, unsigned char *out);
 int lsn_seg_meta_decode(const unsigned char *v, size_t len, struct lsn_segment_info *s);
 void lsn_seg_key(struct lsn_key *k, uint32_t id, uint64_t first);
 int64_t lsn_now_ns(void);
+
+/* Every RocksDB write goes through here (see `failed`). */
+int lsn_store_write(struct lsn_store *st, const rocksdb_writeoptions_t *wo,
+		    rocksdb_writebatch_t *wb, const char *what);
+/* Sync the WAL (fsync); same rule. */
+int lsn_store_sync(struct lsn_store *st);
 
 /* Queue [lo, hi) for compaction; the space comes back in the background. */
 void lsn_compactor_enqueue(struct lsn_store *st, const struct lsn_key *lo, const struct lsn_key *hi);
