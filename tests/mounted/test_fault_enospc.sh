@@ -7,8 +7,16 @@ source "$(dirname "$0")/lib.sh"
 disk=$T/disk
 mkdir -p "$disk"
 mount -t tmpfs -o size=24m tmpfs "$disk" || fail "cannot mount a tmpfs for the full-disk test"
-# The tmpfs must go after the mount on it and before lib.sh removes $T.
-trap 'rc=$?; fusermount3 -uz "$T/mnt" 2>/dev/null; sleep 0.2; umount -l "$disk" 2>/dev/null; (exit $rc); _cleanup' EXIT
+# The tmpfs must go after the mount on it and before lib.sh removes $T;
+# _cleanup takes the exit status from $?, so hand it back unchanged.
+cleanup_disk() {
+	local rc=$?
+	fusermount3 -uz "$T/mnt" 2>/dev/null || true
+	sleep 0.2
+	umount -l "$disk" 2>/dev/null || true
+	return "$rc"
+}
+trap 'cleanup_disk || _cleanup; _cleanup' EXIT
 "$MKFS" "$disk/store" >/dev/null
 mount_fs "$disk/store" "$T/mnt" trim_delay=0
 mnt=$T/mnt
