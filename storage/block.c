@@ -148,7 +148,8 @@ int lsn_block_encode(uint64_t first_lsn, uint32_t count, const uint32_t *lengths
 	}
 	for (uint32_t i = 0; i < count; i++)
 		put_le32(raw + 4 * (size_t)i, lengths[i]);
-	memcpy(raw + (size_t)count * 4, payload, payload_len);
+	if (payload_len)
+		memcpy(raw + (size_t)count * 4, payload, payload_len);
 
 	bound = LSN_BLOCK_HEADER + ZSTD_compressBound(raw_len);
 	buf = malloc(bound);

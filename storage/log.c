@@ -156,7 +156,8 @@ int lsn_open_block_add(struct lsn_open_block *ob, const void *data, size_t len)
 	if (rc)
 		return rc;
 	ob->lengths[ob->count++] = (uint32_t)len;
-	memcpy(ob->data + ob->len, data, len);
+	if (len)
+		memcpy(ob->data + ob->len, data, len);
 	ob->len += len;
 	return 0;
 }
@@ -451,7 +452,8 @@ int lsn_log_holds(struct lsn_log *log, struct lsn_hold **holds, size_t *n)
 	pthread_mutex_lock(&log->lock);
 	*holds = malloc((log->n_holds + 1) * sizeof(**holds));
 	if (*holds) {
-		memcpy(*holds, log->holds, log->n_holds * sizeof(**holds));
+		if (log->n_holds)
+			memcpy(*holds, log->holds, log->n_holds * sizeof(**holds));
 		*n = log->n_holds;
 	} else {
 		rc = -ENOMEM;

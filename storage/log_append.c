@@ -209,8 +209,11 @@ static int txn_commit(struct append_txn *t)
 	log->n_segs += t->n_done;
 	log->segs[log->n_segs - 1] = t->cur;
 
-	memmove(ob->lengths, ob->lengths + t->bstart, (ob->count - t->bstart) * sizeof(*ob->lengths));
-	memmove(ob->data, ob->data + t->bstart_byte, ob->len - t->bstart_byte);
+	if (ob->count > t->bstart)
+		memmove(ob->lengths, ob->lengths + t->bstart,
+			(ob->count - t->bstart) * sizeof(*ob->lengths));
+	if (ob->len > t->bstart_byte)
+		memmove(ob->data, ob->data + t->bstart_byte, ob->len - t->bstart_byte);
 	ob->first_lsn += t->bstart;
 	ob->count -= t->bstart;
 	ob->len -= t->bstart_byte;

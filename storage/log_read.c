@@ -68,8 +68,10 @@ static int load_block_at(struct lsn_log *log, uint64_t seg_first, uint64_t seg_o
 	if (err)
 		rc = lsn_rdb_errno(err, "read block");
 	rocksdb_iter_destroy(it);
+	/* A block of only empty records (closed by a seal) covers its offset. */
 	if (rc == 0 && (seg_off < c->block.seg_offset ||
-			seg_off >= c->block.seg_offset + c->block.payload_len))
+			(seg_off >= c->block.seg_offset + c->block.payload_len &&
+			 !(c->block.payload_len == 0 && seg_off == c->block.seg_offset))))
 		rc = -EBADMSG; /* a hole where a block should be */
 	if (rc == -EBADMSG)
 		lsn_diag(LSN_DIAG_ERR, "log %s: segment %llu: no valid block at offset %llu",
