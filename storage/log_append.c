@@ -209,10 +209,11 @@ static int txn_commit(struct append_txn *t)
 	log->n_segs += t->n_done;
 	log->segs[log->n_segs - 1] = t->cur;
 
-	if (ob->count > t->bstart)
+	/* Drop the records that went into closed blocks (none, usually). */
+	if (t->bstart > 0 && ob->count > t->bstart)
 		memmove(ob->lengths, ob->lengths + t->bstart,
 			(ob->count - t->bstart) * sizeof(*ob->lengths));
-	if (ob->len > t->bstart_byte)
+	if (t->bstart_byte > 0 && ob->len > t->bstart_byte)
 		memmove(ob->data, ob->data + t->bstart_byte, ob->len - t->bstart_byte);
 	ob->first_lsn += t->bstart;
 	ob->count -= t->bstart;
