@@ -188,8 +188,13 @@ static int root_get(const char *name, char *text, size_t cap)
 
 	if (strcmp(name, "mode") == 0)
 		snprintf(text, cap, "%s", lsn_trim_mode_name(cfg->mode));
-	else if (strcmp(name, "archive") == 0)
-		snprintf(text, cap, "%s", cfg->archive[0] ? cfg->archive : cfg->archive_command);
+	else if (strcmp(name, "archive") == 0) {
+		/* Both may be configured (store and mount): both are used. */
+		if (cfg->archive[0] && cfg->archive_command[0])
+			snprintf(text, cap, "%s; archive_command=%s", cfg->archive, cfg->archive_command);
+		else
+			snprintf(text, cap, "%s", cfg->archive[0] ? cfg->archive : cfg->archive_command);
+	}
 	else if (strcmp(name, "node_id") == 0)
 		snprintf(text, cap, "%s", cfg->node_id);
 	else
