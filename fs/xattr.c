@@ -17,7 +17,7 @@
 #define PREFIX "user.lsnfs."
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
 #define HOLD "hold."
-#define VALUE_MAX 4096
+#define VALUE_MAX (PATH_MAX + 1100) /* archive dir + archive_command */
 
 /* A growing list of names for listxattr. */
 struct name_list {
