@@ -48,8 +48,10 @@ struct lsnfs_file {
 	pthread_mutex_t lock;        /* everything below */
 	struct lsn_read_cache cache;
 	uint64_t last_lsn;           /* last record this descriptor appended */
+	size_t lsn_read_pos;         /* how much of "last_lsn\n" reads consumed */
 	char *partial;               /* APPEND_LINES: incomplete last line */
 	size_t partial_len, partial_cap;
+	bool discarding;             /* APPEND_LINES: inside a line refused as too long */
 	void *snap;                  /* SNAPSHOT, STAGING: fs/snapshots.c state */
 };
 

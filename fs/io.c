@@ -102,20 +102,31 @@ static int lsnfs_open(const char *path, struct fuse_file_info *fi)
 	}
 }
 
+/*
+ * "LSN\n" of the last record this descriptor appended.  The file offset
+ * moves with every write, so it cannot say where a read is in that text:
+ * a cursor does, reset by each append and by a read at offset 0.  After a
+ * write, `read` gets the new LSN; a second read gets EOF, so `cat` ends.
+ */
 static int read_last_lsn(struct lsnfs_file *f, char *buf, size_t size, off_t off)
 {
 	char text[32];
 	size_t n;
 
 	pthread_mutex_lock(&f->lock);
+	if (off == 0)
+		f->lsn_read_pos = 0;
 	n = (size_t)snprintf(text, sizeof(text), "%llu\n", (unsigned long long)f->last_lsn);
+	if (f->lsn_read_pos >= n) {
+		n = 0;
+	} else {
+		n -= f->lsn_read_pos;
+		if (n > size)
+			n = size;
+		memcpy(buf, text + f->lsn_read_pos, n);
+		f->lsn_read_pos += n;
+	}
 	pthread_mutex_unlock(&f->lock);
-	if ((size_t)off >= n)
-		return 0;
-	n -= (size_t)off;
-	if (n > size)
-		n = size;
-	memcpy(buf, text + off, n);
 	return (int)n;
 }
 
@@ -165,6 +176,7 @@ static int append_one(struct lsnfs_file *f, const char *buf, size_t size)
 		return rc;
 	pthread_mutex_lock(&f->lock);
 	f->last_lsn = last;
+	f->lsn_read_pos = 0;
 	pthread_mutex_unlock(&f->lock);
 	return (int)size;
 }
@@ -198,6 +210,16 @@ static int append_lines(struct lsnfs_file *f, const char *buf, size_t size)
 	int rc = 0;
 
 	pthread_mutex_lock(&f->lock);
+	if (f->discarding) {
+		/* The rest of a line already refused as too long goes nowhere. */
+		const char *nl = memchr(buf, '\n', size);
+		if (!nl) {
+			rc = -EFBIG;
+			goto out;
+		}
+		pos = (size_t)(nl - buf) + 1;
+		f->discarding = false;
+	}
 	while (pos < size) {
 		const char *nl = memchr(buf + pos, '\n', size - pos);
 		size_t len, rec_len;
@@ -207,6 +229,8 @@ static int append_lines(struct lsnfs_file *f, const char *buf, size_t size)
 		len = (size_t)(nl - (buf + pos)) + 1;
 		rec_len = len + (n == 0 ? f->partial_len : 0);
 		if (rec_len > LSN_RECORD_MAX) {
+			if (n == 0)
+				f->partial_len = 0; /* the held part was this line's */
 			rc = -EFBIG;
 			goto out;
 		}
@@ -227,6 +251,11 @@ static int append_lines(struct lsnfs_file *f, const char *buf, size_t size)
 	}
 	tail_len = size - pos;
 	if ((n == 0 ? f->partial_len : 0) + tail_len > LSN_RECORD_MAX) {
+		if (n == 0) {
+			/* Drop what is held and whatever of the line still comes. */
+			f->partial_len = 0;
+			f->discarding = true;
+		}
 		rc = -EFBIG;
 		goto out;
 	}
@@ -247,6 +276,7 @@ static int append_lines(struct lsnfs_file *f, const char *buf, size_t size)
 		if (rc)
 			goto out;
 		f->last_lsn = last;
+		f->lsn_read_pos = 0;
 		f->partial_len = 0;
 	}
 	if (tail_len > 0) {
@@ -285,7 +315,12 @@ static int lsnfs_write(const char *path, const char *buf, size_t size, off_t off
 	}
 }
 
-/* close(2): an incomplete last line becomes a record of its own. */
+/*
+ * The last close of the descriptor: an incomplete last line becomes a
+ * record of its own.  Not at FLUSH: the kernel sends one for every close
+ * of any copy of the descriptor (a child's exit, the shell's dup2 games),
+ * and the line may not be finished yet.
+ */
 static int flush_partial(struct lsnfs_file *f)
 {
 	struct iovec iov;
@@ -300,24 +335,13 @@ static int flush_partial(struct lsnfs_file *f)
 		if (rc == 0) {
 			f->last_lsn = last;
 			f->partial_len = 0;
-			/* Nobody can fsync after close: make it durable now
-			 * if this mount promises durability per write. */
-			if (lsn_store_config(lsnfs_ctx()->store)->sync_always)
-				rc = lsn_log_sync(f->log);
+			/* Nobody can fsync after the last close: make the
+			 * record durable now, as if it had been fsynced. */
+			rc = lsn_log_sync(f->log);
 		}
 	}
 	pthread_mutex_unlock(&f->lock);
 	return rc;
-}
-
-static int lsnfs_flush(const char *path, struct fuse_file_info *fi)
-{
-	struct lsnfs_file *f = lsnfs_file_of(fi);
-
-	(void)path;
-	if (f->kind == LSNFS_FILE_APPEND_LINES)
-		return flush_partial(f);
-	return 0;
 }
 
 static int lsnfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -360,7 +384,6 @@ void lsnfs_io_fill(struct fuse_operations *ops)
 	ops->open = lsnfs_open;
 	ops->read = lsnfs_read;
 	ops->write = lsnfs_write;
-	ops->flush = lsnfs_flush;
 	ops->fsync = lsnfs_fsync;
 	ops->release = lsnfs_release;
 }

@@ -302,7 +302,9 @@ int main(int argc, char **argv)
 			fuse_loop_cfg_set_idle_threads(loop_cfg, opts.max_idle_threads);
 		rc = fuse_loop_mt(fuse, loop_cfg);
 	}
-	ret = rc == 0 ? 0 : 1;
+	/* The loop reports the signal that ended it; SIGTERM/SIGINT/SIGHUP are
+	 * the normal way to stop a daemon. */
+	ret = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
 	lsnfs_trimmer_stop(&fs);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	lsn_diag(LSN_DIAG_INFO, "unmounting %s", opts.mountpoint);

@@ -213,8 +213,10 @@ static int root_set(const char *name, const char *value, size_t size)
 			return -EINVAL;
 		return lsnfs_set_mode(mode);
 	}
-	if (strcmp(name, "archive") == 0 || strcmp(name, "node_id") == 0)
+	if (strcmp(name, "archive") == 0 || strcmp(name, "node_id") == 0) {
+		lsn_diag(LSN_DIAG_WARN, "user.lsnfs.%s is read only (set it with mkfs.lsnfs or -o)", name);
 		return -EPERM;
+	}
 	return -EINVAL;
 }
 
@@ -344,8 +346,12 @@ static int lsnfs_removexattr(const char *path, const char *name)
 	if (strncmp(name, PREFIX, PREFIX_LEN) == 0) {
 		char text[VALUE_MAX];
 		/* Known attributes cannot be removed; unknown ones do not exist. */
-		if (p.node == LSN_NODE_LOG && log_get(log, name + PREFIX_LEN, text, sizeof(text)) == 0)
+		if ((p.node == LSN_NODE_LOG && log_get(log, name + PREFIX_LEN, text, sizeof(text)) == 0) ||
+		    (p.node == LSN_NODE_ROOT && root_get(name + PREFIX_LEN, text, sizeof(text)) == 0)) {
+			lsn_diag(LSN_DIAG_WARN, "removexattr %s %s refused: only hold.NAME can be removed",
+				 path, name);
 			return -EPERM;
+		}
 		return -ENODATA;
 	}
 	return -ENODATA;
