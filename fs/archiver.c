@@ -25,6 +25,7 @@
 #include "storage/diag.h"
 
 #define BACKOFF_MAX 60
+#define RECHECK_SECONDS 10 /* archived copies can vanish (another node, an operator) */
 
 enum snap_state { SNAP_PENDING, SNAP_ARCHIVED, SNAP_FAILED };
 
@@ -35,6 +36,7 @@ struct local_snap {
 	char reason[LSN_ARCHIVE_REASON_MAX];
 	uint64_t next_try;
 	uint32_t backoff;
+	uint64_t next_check;
 	bool seen; /* still present at the last scan */
 };
 
@@ -190,6 +192,19 @@ int lsnfs_archiver_remote_list(struct lsn_log *log, uint64_t **lsns, size_t *n)
 	return 0;
 }
 
+bool lsnfs_archiver_has_remote(struct lsn_log *log, uint64_t lsn)
+{
+	struct lsnfs_archiver *ar = the_archiver;
+	bool known;
+
+	if (!ar)
+		return false;
+	pthread_mutex_lock(&ar->lock);
+	known = remote_find(ar, log, lsn) != NULL;
+	pthread_mutex_unlock(&ar->lock);
+	return known;
+}
+
 int lsnfs_archiver_fetch(struct lsn_log *log, uint64_t lsn, int *fd, uint64_t *size)
 {
 	struct lsnfs_archiver *ar = the_archiver;
@@ -338,6 +353,30 @@ static void archive_one(struct lsnfs_archiver *ar, struct lsn_log *log,
 			 lsn_log_name(log), (unsigned long long)info->lsn, reason, retry);
 }
 
+/* An archived copy that disappeared stops counting and is archived again. */
+static void recheck_one(struct lsnfs_archiver *ar, struct lsn_log *log,
+			const struct lsn_snapshot_info *info)
+{
+	struct local_snap *s;
+	int rc = lsn_archive_present(ar->archive, lsn_log_name(log), info->lsn, info->archive_size);
+
+	if (rc == 0)
+		return;
+	lsn_diag(LSN_DIAG_ERR,
+		 "WARNING: log %s: the archived copy of snapshot %llu is gone or changed (%s); it no "
+		 "longer counts as archived and is archived again",
+		 lsn_log_name(log), (unsigned long long)info->lsn, strerror(-rc));
+	lsn_snapshot_set_archived(log, info->lsn, false, 0, 0);
+	pthread_mutex_lock(&ar->lock);
+	s = local_find(ar, log, info->lsn);
+	if (s) {
+		s->state = SNAP_PENDING;
+		s->next_try = 0;
+		s->backoff = 0;
+	}
+	pthread_mutex_unlock(&ar->lock);
+}
+
 static void scan_local(struct lsnfs_archiver *ar, struct lsn_log *log, uint64_t now)
 {
 	struct lsn_snapshot_info *v = NULL;
@@ -347,7 +386,7 @@ static void scan_local(struct lsnfs_archiver *ar, struct lsn_log *log, uint64_t 
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct local_snap *s;
-		bool due;
+		bool due, recheck;
 
 		pthread_mutex_lock(&ar->lock);
 		s = local_find(ar, log, v[i].lsn);
@@ -364,9 +403,14 @@ static void scan_local(struct lsnfs_archiver *ar, struct lsn_log *log, uint64_t 
 		if (s)
 			s->seen = true;
 		due = s && s->state != SNAP_ARCHIVED && now >= s->next_try;
+		recheck = s && s->state == SNAP_ARCHIVED && now >= s->next_check;
+		if (recheck)
+			s->next_check = now + RECHECK_SECONDS;
 		pthread_mutex_unlock(&ar->lock);
 		if (due)
 			archive_one(ar, log, &v[i], now);
+		else if (recheck)
+			recheck_one(ar, log, &v[i]);
 	}
 	free(v);
 }

@@ -20,6 +20,7 @@ void lsnfs_archiver_wake(void);
 int lsnfs_archiver_state_text(struct lsn_log *log, uint64_t lsn, char *buf, size_t n);
 /* Snapshots of this log archived by other nodes (not held here); free(). */
 int lsnfs_archiver_remote_list(struct lsn_log *log, uint64_t **lsns, size_t *n);
+bool lsnfs_archiver_has_remote(struct lsn_log *log, uint64_t lsn);
 /* Content size of such a snapshot, and a readable copy of it (unlinked fd). */
 int lsnfs_archiver_remote_size(struct lsn_log *log, uint64_t lsn, uint64_t *size);
 int lsnfs_archiver_fetch(struct lsn_log *log, uint64_t lsn, int *fd, uint64_t *size);

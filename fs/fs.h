@@ -27,7 +27,7 @@ struct lsnfs {
 	struct lsn_store *store;
 	uid_t uid;
 	gid_t gid;
-	uint64_t mounted_at; /* monotonic seconds */
+	uint64_t mounted_at_ms; /* monotonic */
 	struct lsnfs_trimmer *trimmer;
 	struct lsnfs_archiver *archiver;
 };
@@ -68,6 +68,10 @@ static inline struct lsnfs *lsnfs_ctx(void)
 	return fuse_get_context()->private_data;
 }
 
+/* Monotonic clock.  The trim engine counts whole seconds; to keep
+ * trim_delay from ever being cut short, starts are rounded up and "now"
+ * down (fs/trimmer.c). */
+uint64_t lsnfs_monotonic_ms(void);
 uint64_t lsnfs_monotonic_seconds(void);
 
 /* Resolve a path to its node and, when it lives in a log, the log.

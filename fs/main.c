@@ -265,7 +265,7 @@ int main(int argc, char **argv)
 		goto out;
 	fs.uid = getuid();
 	fs.gid = getgid();
-	fs.mounted_at = lsnfs_monotonic_seconds();
+	fs.mounted_at_ms = lsnfs_monotonic_ms();
 
 	lsnfs_ops_fill(&ops);
 	lsnfs_io_fill(&ops);

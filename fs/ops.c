@@ -16,20 +16,28 @@
 #include "fs/trimmer.h"
 #include "storage/diag.h"
 
-uint64_t lsnfs_monotonic_seconds(void)
+uint64_t lsnfs_monotonic_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t lsnfs_monotonic_seconds(void)
+{
+	return lsnfs_monotonic_ms() / 1000;
 }
 
 int lsnfs_resolve(const char *path, struct lsn_path *p, struct lsn_log **log)
 {
 	struct lsnfs *fs = lsnfs_ctx();
-	int rc = lsn_path_parse(path, p);
+	int rc;
 
 	*log = NULL;
+	if (!path)
+		return -ESTALE; /* an open file that was unlinked (trimmed, removed) */
+	rc = lsn_path_parse(path, p);
 	if (rc)
 		return rc;
 	if (p->node == LSN_NODE_ROOT)
@@ -232,7 +240,7 @@ static int lsnfs_rmdir(const char *path)
 
 static int refuse(const char *op, const char *path, const char *why)
 {
-	lsn_diag(LSN_DIAG_WARN, "%s %s refused: %s", op, path, why);
+	lsn_diag(LSN_DIAG_WARN, "%s %s refused: %s", op, path ? path : "(unlinked file)", why);
 	return -EPERM;
 }
 

@@ -226,7 +226,7 @@ int lsnfs_snapshots_rename(struct lsn_log *log, const struct lsn_path *from,
 	}
 	if (access(src, F_OK) != 0)
 		return -errno;
-	if (lsn_snapshot_get(log, to->lsn, &info) == 0) {
+	if (lsn_snapshot_get(log, to->lsn, &info) == 0 || lsnfs_archiver_has_remote(log, to->lsn)) {
 		lsn_diag(LSN_DIAG_WARN, "log %s: snapshot %020llu.snap already committed; it is immutable",
 			 lsn_log_name(log), (unsigned long long)to->lsn);
 		return (flags & RENAME_NOREPLACE) ? -EEXIST : -EPERM;

@@ -63,6 +63,7 @@ static void decide_view(struct lsn_log *log, const struct lsn_trim_view *view,
 	uint64_t *holds = malloc((view->n_holds + 1) * sizeof(*holds));
 	struct lsn_trim_settle settle_copy, *settle;
 	struct lsn_trim_input in = { 0 };
+	uint64_t now_ms;
 
 	for (size_t i = 0; holds && i < view->n_holds; i++)
 		holds[i] = view->holds[i].lsn;
@@ -80,15 +81,19 @@ static void decide_view(struct lsn_log *log, const struct lsn_trim_view *view,
 		in.n_holds = 1;
 		in.holds = &(uint64_t){ 0 };
 	}
-	in.now = lsnfs_monotonic_seconds();
-	in.mounted_at = fs->mounted_at;
+	now_ms = lsnfs_monotonic_ms();
+	in.now = now_ms / 1000;
+	/* Whole seconds must never cut trim_delay short: the mount time is
+	 * rounded up, now down (with no delay there is nothing to round). */
+	in.mounted_at = cfg->trim_delay ? (fs->mounted_at_ms + 999) / 1000 : in.now;
 	in.trim_delay = cfg->trim_delay;
 
 	lsn_trim_decide(&in, d); /* raw point, no settling yet */
 	pthread_mutex_lock(&t->lock);
 	settle = settle_for(t, log);
 	if (settle) {
-		lsn_trim_settle_observe(settle, d->raw_lsn, in.now);
+		/* Safe from the next whole second on: rounding up. */
+		lsn_trim_settle_observe(settle, d->raw_lsn, (now_ms + 999) / 1000);
 		settle_copy = *settle;
 	} else {
 		memset(&settle_copy, 0, sizeof(settle_copy)); /* no history: nothing settled */

@@ -342,6 +342,22 @@ int lsn_archive_verify(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn,
 	return 0;
 }
 
+int lsn_archive_present(struct lsn_archive *a, const char *log, uint64_t lsn, uint64_t size)
+{
+	char path[4096];
+	struct stat st;
+	int rc;
+
+	if (!lsn_archive_has_dir(a))
+		return 0;
+	rc = snap_path(a, log, lsn, path, sizeof(path));
+	if (rc)
+		return rc;
+	if (stat(path, &st) != 0)
+		return -errno;
+	return (uint64_t)st.st_size == size ? 0 : -EBADMSG;
+}
+
 int lsn_archive_remove(struct lsn_archive *a, const char *log, uint64_t lsn)
 {
 	char path[4096];

@@ -48,6 +48,9 @@ int lsn_archive_put(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, ui
  */
 int lsn_archive_verify(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, uint64_t size,
 		       uint32_t crc, char *reason);
+/* Cheap re-check while mounted: the file is there with this size (0 also
+ * when the archive has no directory: nothing to look at). */
+int lsn_archive_present(struct lsn_archive *a, const char *log, uint64_t lsn, uint64_t size);
 /* Remove <dir>/<log>/<lsn20>.snap.zst; 0 when absent or no directory. */
 int lsn_archive_remove(struct lsn_archive *a, const char *log, uint64_t lsn);
 /* LSNs of <dir>/<log>/ *.snap.zst, sorted; free(). */

@@ -61,6 +61,7 @@ void lsn_log_free(struct lsn_log *log)
 	if (!log)
 		return;
 	pthread_mutex_destroy(&log->lock);
+	pthread_mutex_destroy(&log->snap_lock);
 	free(log->segs);
 	free(log->open.lengths);
 	free(log->open.data);

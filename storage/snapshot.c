@@ -163,7 +163,9 @@ static int write_chunks(struct lsn_log *log, int fd, uint64_t lsn, struct lsn_sn
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, st->cfg.compress_level);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
 	delete_chunks(wb, log->id, lsn); /* leftovers of an interrupted commit */
-	for (uint32_t chunk = 0;; chunk++) {
+	rc = lsn_store_write(st, st->wo, wb, "snapshot chunks cleanup");
+	rocksdb_writebatch_clear(wb);
+	for (uint32_t chunk = 0; rc == 0; chunk++) {
 		struct lsn_key k;
 		size_t got = 0, n;
 
@@ -206,21 +208,26 @@ int lsn_snapshot_commit(struct lsn_log *log, const char *path, uint64_t lsn)
 	struct lsn_key k;
 	int fd, rc;
 
+	pthread_mutex_lock(&log->snap_lock);
 	pthread_mutex_lock(&log->lock);
 	rc = commit_allowed(log, lsn);
 	pthread_mutex_unlock(&log->lock);
 	if (rc)
-		return rc;
+		goto out;
 	rc = lsn_snapshot_get(log, lsn, &existing);
-	if (rc != -ENOENT)
-		return rc == 0 ? -EEXIST : rc;
+	if (rc != -ENOENT) {
+		rc = rc == 0 ? -EEXIST : rc;
+		goto out;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
 	rc = write_chunks(log, fd, lsn, &s);
 	close(fd);
 	if (rc)
-		return rc;
+		goto out;
 	s.mtime_ns = lsn_now_ns();
 	meta_encode(&s, meta);
 	snap_key(&k, log->id, lsn);
@@ -232,13 +239,22 @@ int lsn_snapshot_commit(struct lsn_log *log, const char *path, uint64_t lsn)
 	if (!rc)
 		rc = lsn_store_write(st, st->wo_sync, wb, "snapshot commit");
 	pthread_mutex_unlock(&log->lock);
-	rocksdb_writebatch_destroy(wb);
+	if (rc == -EINVAL) {
+		/* Refused after all: its chunks must not linger. */
+		rocksdb_writebatch_clear(wb);
+		delete_chunks(wb, log->id, lsn);
+		lsn_store_write(st, st->wo, wb, "snapshot chunks cleanup");
+	}
 	if (rc)
-		return rc;
+		goto out;
 	if (unlink(path) != 0)
 		lsn_diag(LSN_DIAG_WARN, "snapshot %llu committed but staging file %s stays: %s",
 			 (unsigned long long)lsn, path, strerror(errno));
-	return 0;
+out:
+	pthread_mutex_unlock(&log->snap_lock);
+	if (wb)
+		rocksdb_writebatch_destroy(wb);
+	return rc;
 }
 
 int lsn_snapshot_list(struct lsn_log *log, struct lsn_snapshot_info **out, size_t *n)
@@ -299,15 +315,18 @@ int lsn_snapshot_remove(struct lsn_log *log, uint64_t lsn)
 	struct lsn_key k;
 	int rc;
 
+	pthread_mutex_lock(&log->snap_lock);
 	rc = lsn_snapshot_get(log, lsn, &info);
 	if (rc)
-		return rc;
+		goto out;
 	wb = rocksdb_writebatch_create();
 	snap_key(&k, log->id, lsn);
 	rocksdb_writebatch_delete(wb, lsn_key_data(&k), k.len);
 	delete_chunks(wb, log->id, lsn);
 	rc = lsn_store_write(st, st->wo_sync, wb, "snapshot remove");
 	rocksdb_writebatch_destroy(wb);
+out:
+	pthread_mutex_unlock(&log->snap_lock);
 	return rc;
 }
 
@@ -321,7 +340,7 @@ int lsn_snapshot_set_archived(struct lsn_log *log, uint64_t lsn, bool archived,
 	struct lsn_key k;
 	int rc;
 
-	pthread_mutex_lock(&log->lock);
+	pthread_mutex_lock(&log->snap_lock);
 	rc = lsn_snapshot_get(log, lsn, &info);
 	if (rc)
 		goto out;
@@ -335,7 +354,7 @@ int lsn_snapshot_set_archived(struct lsn_log *log, uint64_t lsn, bool archived,
 	rc = lsn_store_write(st, st->wo_sync, wb, "snapshot archived mark");
 	rocksdb_writebatch_destroy(wb);
 out:
-	pthread_mutex_unlock(&log->lock);
+	pthread_mutex_unlock(&log->snap_lock);
 	return rc;
 }
 
@@ -450,6 +469,20 @@ int lsn_snapshot_export(struct lsn_log *log, uint64_t lsn, int fd, uint64_t *siz
 	rc = lsn_snapshot_get(log, lsn, &info);
 	if (rc)
 		return rc;
+	if (info.chunks == 0) {
+		/* No chunks: still a valid .zst stream, one empty frame. */
+		unsigned char *frame;
+		size_t n;
+
+		rc = lsn_zstd_compress("", 0, 1, &frame, &n);
+		if (rc)
+			return rc;
+		rc = write_all(fd, frame, n);
+		*crc = lsn_crc32c(0, frame, n);
+		*size = n;
+		free(frame);
+		return rc;
+	}
 	for (uint32_t chunk = 0; chunk < info.chunks; chunk++) {
 		struct lsn_key k;
 		char *v = NULL;

@@ -324,6 +324,7 @@ static struct lsn_log *log_alloc(struct lsn_store *st, const char *name, const u
 	log->persisted_lsn = lsn_get_be64(meta + 4);
 	log->created_ns = (int64_t)lsn_get_be64(meta + 12);
 	pthread_mutex_init(&log->lock, NULL);
+	pthread_mutex_init(&log->snap_lock, NULL);
 	return log;
 }
 

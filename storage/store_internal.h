@@ -39,6 +39,9 @@ struct lsn_log {
 	bool removed;
 	int64_t created_ns;
 
+	/* Serialises snapshot commits, removals and archived marks: a commit
+	 * compresses for a long time and must not hold `lock` meanwhile. */
+	pthread_mutex_t snap_lock;
 	pthread_mutex_t lock;           /* everything below */
 	uint64_t persisted_lsn;
 	struct lsn_segment_info *segs;  /* oldest first; last is active */

@@ -82,9 +82,21 @@ void lsn_trim_settle_observe(struct lsn_trim_settle *s, uint64_t raw_lsn, uint64
 {
 	unsigned n = lsn_trim_settle_count(s);
 
-	/* Points above the new raw point were not safe continuously: forget them. */
-	while (n > 0 && s->slot[n - 1].point > raw_lsn)
-		n--;
+	/*
+	 * Points above the new raw point were not safe continuously: forget
+	 * them.  But the raw point itself has been safe since the oldest of
+	 * them became safe (the raw point was above it all along), so the
+	 * lowest forgotten entry is kept, lowered to the raw point.
+	 */
+	if (n > 0 && s->slot[n - 1].point > raw_lsn) {
+		unsigned j = 0;
+
+		while (s->slot[j].point < raw_lsn)
+			j++;
+		n = raw_lsn > 0 ? j + 1 : 0;
+		if (n > 0)
+			s->slot[j].point = raw_lsn;
+	}
 	if (raw_lsn > 0 && (n == 0 || raw_lsn > s->slot[n - 1].point)) {
 		/* Full: restarting the newest entry's clock only delays, never hastens. */
 		if (n == LSN_TRIM_SETTLE_SLOTS)
