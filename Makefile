@@ -75,7 +75,7 @@ $(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_TEST) $(LDLIBS_CORE)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(LIB) $(LDLIBS_TEST) $(LDLIBS_CORE)
 
 # ---- running -------------------------------------------------------------
 RUN_STORE ?= var/store

@@ -9,7 +9,6 @@
 #include <criterion/logging.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <rocksdb/c.h>
 #include <stdint.h>
@@ -22,108 +21,12 @@
 #include "storage/keys.h"
 #include "storage/store.h"
 
-/* ---- fixture: one temporary store per test (as in test_storage.c) ------- */
-
-static char tmpdir[64];
-static struct lsn_store *store;
-
-static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void setup(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/lsn-ut-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
-}
-
-static void teardown(void)
-{
-	lsn_store_close(store);
-	store = NULL;
-	if (tmpdir[0])
-		rm_rf(tmpdir);
-}
-
-static void fx_open_cfg(const struct lsn_config *cfg)
-{
-	int rc = lsn_store_format(tmpdir, cfg);
-
-	cr_assert_eq(rc, 0, "format: %d", rc);
-	rc = lsn_store_open(tmpdir, &store);
-	cr_assert_eq(rc, 0, "open: %d", rc);
-}
-
-static void fx_open(void)
-{
-	struct lsn_config cfg;
-
-	lsn_config_defaults(&cfg);
-	fx_open_cfg(&cfg);
-}
-
-static void fx_reopen(void)
-{
-	int rc;
-
-	lsn_store_close(store);
-	store = NULL;
-	rc = lsn_store_open(tmpdir, &store);
-	cr_assert_eq(rc, 0, "reopen: %d", rc);
-}
-
-static struct lsn_log *fx_log(const char *name)
-{
-	struct lsn_log *log = NULL;
-	int rc = lsn_store_find_log(store, name, &log);
-
-	cr_assert_eq(rc, 0, "find %s: %d", name, rc);
-	return log;
-}
-
-static struct lsn_log *fx_create(const char *name)
-{
-	int rc = lsn_store_create_log(store, name);
-
-	cr_assert_eq(rc, 0, "create %s: %d", name, rc);
-	return fx_log(name);
-}
+#define FX_RNG_SEED 0x2545f4914f6cdd1dull
+#include "tests/unit/fixture.h"
 
 TestSuite(block, .timeout = 60);
 TestSuite(config, .timeout = 60);
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
-
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static void assert_bytes(const void *got, const void *want, size_t n, const char *what)
-{
-	const unsigned char *g = got, *w = want;
-
-	for (size_t i = 0; i < n; i++)
-		if (g[i] != w[i])
-			cr_assert_fail("%s: first difference at byte %zu of %zu", what, i, n);
-}
 
 /* ---- 7. block codec -------------------------------------------------------- */
 
@@ -324,7 +227,7 @@ Test(store, persisted_lsn)
 	struct lsn_log *log;
 	uint64_t tail = 0;
 
-	fx_open();
+	fx_open(0);
 	log = fx_create("p");
 	cr_expect_eq(lsn_log_set_persisted(log, 0), 0, "0 <= tail 0");
 	cr_expect_eq(lsn_log_set_persisted(log, 1), -EINVAL, "beyond tail 0");
@@ -374,7 +277,7 @@ Test(store, holds)
 	struct lsn_log *log;
 	uint64_t v;
 
-	fx_open();
+	fx_open(0);
 	log = fx_create("h");
 	check_holds(log, NULL, NULL, 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -409,7 +312,7 @@ Test(store, open_busy_and_not_a_store)
 	int rc;
 	FILE *f;
 
-	fx_open();
+	fx_open(0);
 	cr_expect_eq(lsn_store_open(tmpdir, &second), -EBUSY);
 	cr_expect_null(second);
 
@@ -493,7 +396,7 @@ Test(store, corrupt_block_in_store)
 	char *err = NULL;
 	static unsigned char buf[1 << 20];
 
-	fx_open();
+	fx_open(0);
 	log = fx_create("c");
 	while (len < 900 * 1024) {
 		size_t n = 500 + rnd_below(2500);
@@ -646,7 +549,7 @@ Test(store, compression_ratio)
 	uint64_t clock_ms = 0, lsn, total = 0, vals = 0, payload = 0;
 	double ratio;
 
-	fx_open(); /* the default config: 64 MiB segments, zstd level 3 */
+	fx_open(0); /* the default config: 64 MiB segments, zstd level 3 */
 	log = fx_create("app");
 	while (total < (8u << 20)) {
 		for (int i = 0; i < BATCH; i++) {

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
@@ -30,67 +29,47 @@
 #define CHUNK ((size_t)LSN_SNAPSHOT_CHUNK)
 #define BIG (3 * CHUNK + 17)
 
-/* ---- fixture: one temporary store per test ------------------------------ */
+#define FX_TMPDIR_TEMPLATE "/tmp/lsn-snap-XXXXXX"
+#include "tests/unit/fixture.h"
 
-static char tmpdir[64];
-static struct lsn_store *store;
+/* ---- fixture: log "p0" and test data on top of fixture.h ----------------- */
+
 static struct lsn_log *log_;
 static void *owned[16]; /* test data, freed by teardown even after a failed assert */
 static size_t n_owned;
 static struct lsn_snapshot_cache cache = { .chunk = -1 };
 
-static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+static void fx_close_p0(void)
 {
-	(void)sb;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void setup(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/lsn-snap-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
-}
-
-static void fx_close(void)
-{
-	lsn_store_close(store);
-	store = NULL;
+	fx_close();
 	log_ = NULL;
 }
 
-static void teardown(void)
+static void snap_teardown(void)
 {
-	fx_close();
+	fx_close_p0();
 	lsn_snapshot_cache_release(&cache);
 	while (n_owned > 0)
 		free(owned[--n_owned]);
-	if (tmpdir[0])
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fx_rm_tmpdir();
 }
 
-static void fx_reopen(void)
+static void fx_reopen_p0(void)
 {
-	fx_close();
-	cr_assert_eq(lsn_store_open(tmpdir, &store), 0);
-	cr_assert_eq(lsn_store_find_log(store, "p0", &log_), 0);
+	log_ = NULL;
+	fx_reopen();
+	log_ = fx_log("p0");
 }
 
 /* Format with segment_size (0: default), create "p0", append n records. */
-static void fx_open(uint64_t segment_size, size_t n, size_t reclen)
+static void fx_open_p0(uint64_t segment_size, size_t n, size_t reclen)
 {
 	static unsigned char rec[1000];
 	struct iovec iov = { rec, reclen };
-	struct lsn_config cfg;
 	uint64_t last = 0;
 
-	lsn_config_defaults(&cfg);
-	if (segment_size)
-		cfg.segment_size = segment_size;
-	cr_assert_eq(lsn_store_format(tmpdir, &cfg), 0);
-	cr_assert_eq(lsn_store_open(tmpdir, &store), 0);
-	cr_assert_eq(lsn_store_create_log(store, "p0"), 0);
-	cr_assert_eq(lsn_store_find_log(store, "p0", &log_), 0);
+	fx_open(segment_size);
+	log_ = fx_create("p0");
 	for (size_t i = 0; i < n; i++) {
 		memset(rec, 'a' + (int)(i % 26), reclen);
 		cr_assert_eq(lsn_log_append(log_, &iov, 1, &last), 0);
@@ -99,16 +78,6 @@ static void fx_open(uint64_t segment_size, size_t n, size_t reclen)
 }
 
 /* ---- data and files ----------------------------------------------------- */
-
-static uint64_t rnd(void)
-{
-	static uint64_t s = 0x9e3779b97f4a7c15ull;
-
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return s;
-}
 
 /* n random bytes, or compressible numbered text lines; freed by teardown. */
 static unsigned char *make_bytes(size_t n, bool text)
@@ -338,7 +307,7 @@ static size_t db_chunks(bool put, uint64_t (*keys)[2], size_t n)
 
 /* ---- 1. commit and read back --------------------------------------------- */
 
-Test(snapshot, commit_sizes_read_and_list, .init = setup, .fini = teardown)
+Test(snapshot, commit_sizes_read_and_list, .init = setup, .fini = snap_teardown)
 {
 	static const size_t sizes[] = { 0, 1, CHUNK, BIG };
 	static const uint64_t lsns[] = { 9, 1, 20, 5 }; /* committed out of order */
@@ -348,7 +317,7 @@ Test(snapshot, commit_sizes_read_and_list, .init = setup, .fini = teardown)
 	unsigned char *data[4];
 	size_t n;
 
-	fx_open(0, 20, 100);
+	fx_open_p0(0, 20, 100);
 	for (size_t i = 0; i < 4; i++) {
 		data[i] = make_bytes(sizes[i], false);
 		cr_assert_eq(commit(lsns[i], data[i], sizes[i]), 0, "commit %zu bytes", sizes[i]);
@@ -380,7 +349,7 @@ static int plan_n(void *ctx, const struct lsn_trim_view *view, size_t *n_remove)
 	return 0;
 }
 
-Test(snapshot, commit_validation, .init = setup, .fini = teardown)
+Test(snapshot, commit_validation, .init = setup, .fini = snap_teardown)
 {
 	unsigned char *a = make_bytes(1000, false), *b = make_bytes(2000, false);
 	struct lsn_snapshot_info *v, info;
@@ -389,7 +358,7 @@ Test(snapshot, commit_validation, .init = setup, .fini = teardown)
 	char path[600];
 	uint64_t tp;
 
-	fx_open(4096, 60, 900);
+	fx_open_p0(4096, 60, 900);
 	cr_expect_eq(commit(0, a, 1000), -EINVAL);
 	cr_expect_eq(commit(61, a, 1000), -EINVAL); /* > tail: staging file stays */
 	cr_expect_eq(commit(UINT64_MAX, a, 1000), -EINVAL);
@@ -440,7 +409,7 @@ static void *race_commit(void *arg)
 
 /* Two commits of one LSN at once: one wins, the other gets -EEXIST, and the
  * snapshot is the winner's bytes. */
-Test(snapshot, concurrent_commit_same_lsn, .init = setup, .fini = teardown)
+Test(snapshot, concurrent_commit_same_lsn, .init = setup, .fini = snap_teardown)
 {
 	static const size_t sizes[2] = { 3 * CHUNK + 1, CHUNK / 2 };
 	unsigned char *data[2] = { make_bytes(sizes[0], false), make_bytes(sizes[1], false) };
@@ -450,7 +419,7 @@ Test(snapshot, concurrent_commit_same_lsn, .init = setup, .fini = teardown)
 	pthread_t t[2];
 	int won;
 
-	fx_open(0, 10, 10);
+	fx_open_p0(0, 10, 10);
 	for (uint64_t lsn = 1; lsn <= 6; lsn++) {
 		pthread_barrier_init(&go, NULL, 2);
 		for (int i = 0; i < 2; i++) {
@@ -501,7 +470,7 @@ static void *race_remove(void *arg)
 
 /* lsn_snapshot_remove racing lsn_snapshot_set_archived (the archiver marking
  * while a user unlinks): a removed snapshot stays gone. */
-Test(snapshot, remove_races_set_archived, .init = setup, .fini = teardown)
+Test(snapshot, remove_races_set_archived, .init = setup, .fini = snap_teardown)
 {
 	unsigned char *d = make_bytes(5000, false), buf[16];
 	struct lsn_snapshot_info info;
@@ -512,7 +481,7 @@ Test(snapshot, remove_races_set_archived, .init = setup, .fini = teardown)
 	size_t back = 0, got;
 	int rc = 0;
 
-	fx_open(0, RACE_SNAPS, 10);
+	fx_open_p0(0, RACE_SNAPS, 10);
 	for (uint64_t lsn = 1; lsn <= RACE_SNAPS; lsn++)
 		cr_assert_eq(commit(lsn, d, 5000), 0);
 	pthread_barrier_init(&go, NULL, 2);
@@ -534,17 +503,17 @@ Test(snapshot, remove_races_set_archived, .init = setup, .fini = teardown)
 
 /* ---- 3. reopen and remove ------------------------------------------------ */
 
-Test(snapshot, survives_reopen_and_remove, .init = setup, .fini = teardown)
+Test(snapshot, survives_reopen_and_remove, .init = setup, .fini = snap_teardown)
 {
 	unsigned char *a = make_bytes(CHUNK + 1, false), *b = make_bytes(5000, true), buf[16];
 	struct lsn_snapshot_info *v, info;
 	uint64_t keys[16][2];
 	size_t n, got;
 
-	fx_open(0, 10, 10);
+	fx_open_p0(0, 10, 10);
 	cr_assert_eq(commit(3, a, CHUNK + 1), 0);
 	cr_assert_eq(commit(7, b, 5000), 0);
-	fx_reopen();
+	fx_reopen_p0();
 	check_snapshot(3, a, CHUNK + 1);
 	check_snapshot(7, b, 5000);
 
@@ -556,17 +525,17 @@ Test(snapshot, survives_reopen_and_remove, .init = setup, .fini = teardown)
 	cr_expect(n == 1 && v[0].lsn == 7);
 	free(v);
 	check_snapshot(7, b, 5000);
-	fx_reopen();
+	fx_reopen_p0();
 	cr_expect_eq(lsn_snapshot_get(log_, 3, &info), -ENOENT);
 	check_snapshot(7, b, 5000);
-	fx_close();
+	fx_close_p0();
 	n = db_chunks(false, keys, 16); /* the removed snapshot's chunks went with it */
 	cr_expect(n == 1 && keys[0][0] == 7, "%zu chunk keys left", n);
 }
 
 /* ---- 4. crash leftovers -------------------------------------------------- */
 
-Test(snapshot, gc_removes_uncommitted_chunks_at_open, .init = setup, .fini = teardown)
+Test(snapshot, gc_removes_uncommitted_chunks_at_open, .init = setup, .fini = snap_teardown)
 {
 	static uint64_t orphans[][2] = { { 3, 0 }, { 3, 1 }, { 3, 2 }, { 8, 0 }, { 9, 7 } };
 	unsigned char *a = make_bytes(CHUNK + 100, false), *c = make_bytes(300, false);
@@ -574,14 +543,14 @@ Test(snapshot, gc_removes_uncommitted_chunks_at_open, .init = setup, .fini = tea
 	uint64_t keys[16][2];
 	size_t n;
 
-	fx_open(0, 10, 10);
+	fx_open_p0(0, 10, 10);
 	cr_assert_eq(commit(5, a, CHUNK + 100), 0);
-	fx_close();
+	fx_close_p0();
 	n = db_chunks(false, keys, 16); /* the key layout is as assumed (log id 1) */
 	cr_assert(n == 2 && keys[0][0] == 5 && keys[1][1] == 1, "%zu chunk keys of log 1", n);
 	db_chunks(true, orphans, sizeof(orphans) / sizeof(orphans[0]));
 
-	fx_reopen();
+	fx_reopen_p0();
 	cr_assert_eq(lsn_snapshot_list(log_, &v, &n), 0);
 	cr_expect(n == 1 && v[0].lsn == 5, "%zu snapshots listed", n);
 	free(v);
@@ -589,7 +558,7 @@ Test(snapshot, gc_removes_uncommitted_chunks_at_open, .init = setup, .fini = tea
 	check_snapshot(5, a, CHUNK + 100);
 	cr_assert_eq(commit(8, c, 300), 0); /* an interrupted LSN can be committed */
 	check_snapshot(8, c, 300);
-	fx_close();
+	fx_close_p0();
 
 	n = db_chunks(false, keys, 16);
 	cr_assert_eq(n, 3, "chunk keys left: %zu", n);
@@ -599,14 +568,14 @@ Test(snapshot, gc_removes_uncommitted_chunks_at_open, .init = setup, .fini = tea
 
 /* ---- 5. export ----------------------------------------------------------- */
 
-Test(snapshot, export_is_a_zstd_stream, .init = setup, .fini = teardown)
+Test(snapshot, export_is_a_zstd_stream, .init = setup, .fini = snap_teardown)
 {
 	static const size_t sizes[] = { 0, 1, CHUNK, BIG, 2 * CHUNK + 5 };
 	char path[128];
 	uint64_t size;
 	uint32_t crc;
 
-	fx_open(0, 10, 10);
+	fx_open_p0(0, 10, 10);
 	snprintf(path, sizeof(path), "%s/export.zst", tmpdir);
 	for (size_t i = 0; i < 5; i++) {
 		unsigned char *d = make_bytes(sizes[i], i == 4);
@@ -639,7 +608,7 @@ static void check_fetch(struct lsn_archive *a, uint64_t lsn, const unsigned char
 	free(buf);
 }
 
-Test(archive, directory, .init = setup, .fini = teardown)
+Test(archive, directory, .init = setup, .fini = snap_teardown)
 {
 	static const uint64_t lsns[] = { 8, 3, 2 };
 	static const size_t sizes[] = { 2 * CHUNK + 5, BIG, 0 };
@@ -654,7 +623,7 @@ Test(archive, directory, .init = setup, .fini = teardown)
 	size_t n, flen;
 	int fd = -1;
 
-	fx_open(0, 10, 10);
+	fx_open_p0(0, 10, 10);
 	snprintf(adir, sizeof(adir), "%s/archive", tmpdir);
 	snprintf(scr, sizeof(scr), "%s/scratch-a", tmpdir);
 	snprintf(scr2, sizeof(scr2), "%s/scratch-b", tmpdir);
@@ -748,7 +717,7 @@ static size_t runs(const char *path)
 	return stat(path, &st) == 0 ? (size_t)st.st_size / 4 : 0;
 }
 
-Test(archive, command, .init = setup, .fini = teardown)
+Test(archive, command, .init = setup, .fini = snap_teardown)
 {
 	static const char pct[] = "100% %p %f %p0/00000000000000000004.snap.zst\n";
 	char out[128], count[128], scr[128], cmd[1024], path[256], exp[128];
@@ -759,7 +728,7 @@ Test(archive, command, .init = setup, .fini = teardown)
 	uint32_t crc, ecrc;
 	size_t xl, yl, n;
 
-	fx_open(0, 10, 10);
+	fx_open_p0(0, 10, 10);
 	cr_assert_eq(commit(4, d, CHUNK + 3), 0);
 	snprintf(out, sizeof(out), "%s/out", tmpdir);
 	snprintf(count, sizeof(count), "%s/count", tmpdir);
@@ -822,20 +791,20 @@ Test(archive, command, .init = setup, .fini = teardown)
 
 /* ---- 8. archived mark ---------------------------------------------------- */
 
-Test(snapshot, set_archived_persists, .init = setup, .fini = teardown)
+Test(snapshot, set_archived_persists, .init = setup, .fini = snap_teardown)
 {
 	unsigned char *d = make_bytes(70000, false);
 	struct lsn_snapshot_info before, info, *v;
 	size_t n;
 
-	fx_open(0, 10, 10);
+	fx_open_p0(0, 10, 10);
 	cr_assert_eq(commit(6, d, 70000), 0);
 	cr_assert_eq(lsn_snapshot_get(log_, 6, &before), 0);
 	cr_expect(!before.archived && before.archive_size == 0 && before.archive_crc == 0);
 	cr_expect_eq(lsn_snapshot_set_archived(log_, 7, true, 1, 1), -ENOENT);
 
 	cr_assert_eq(lsn_snapshot_set_archived(log_, 6, true, 123456789012ull, 0xdeadbeefu), 0);
-	fx_reopen();
+	fx_reopen_p0();
 	cr_assert_eq(lsn_snapshot_get(log_, 6, &info), 0);
 	cr_expect(info.archived);
 	cr_expect_eq(info.archive_size, 123456789012ull);
@@ -848,7 +817,7 @@ Test(snapshot, set_archived_persists, .init = setup, .fini = teardown)
 	check_snapshot(6, d, 70000);
 
 	cr_assert_eq(lsn_snapshot_set_archived(log_, 6, false, 0, 0), 0);
-	fx_reopen();
+	fx_reopen_p0();
 	cr_assert_eq(lsn_snapshot_get(log_, 6, &info), 0);
 	cr_expect(!info.archived && info.archive_size == 0);
 }

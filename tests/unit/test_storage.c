@@ -9,7 +9,6 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,107 +20,11 @@
 
 #include "storage/store.h"
 
-/* ---- fixture: one temporary store per test ------------------------------ */
-
-static char tmpdir[64];
-static struct lsn_store *store;
-
-static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void setup(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/lsn-ut-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
-}
-
-static void teardown(void)
-{
-	lsn_store_close(store);
-	store = NULL;
-	if (tmpdir[0])
-		rm_rf(tmpdir);
-}
-
-/* Format tmpdir with segment_size (0: default) and open it. */
-static void fx_open(uint64_t segment_size)
-{
-	struct lsn_config cfg;
-	int rc;
-
-	lsn_config_defaults(&cfg);
-	if (segment_size)
-		cfg.segment_size = segment_size;
-	rc = lsn_store_format(tmpdir, &cfg);
-	cr_assert_eq(rc, 0, "format: %d", rc);
-	rc = lsn_store_open(tmpdir, &store);
-	cr_assert_eq(rc, 0, "open: %d", rc);
-}
-
-static void fx_reopen(void)
-{
-	int rc;
-
-	lsn_store_close(store);
-	store = NULL;
-	rc = lsn_store_open(tmpdir, &store);
-	cr_assert_eq(rc, 0, "reopen: %d", rc);
-}
-
-static struct lsn_log *fx_log(const char *name)
-{
-	struct lsn_log *log = NULL;
-	int rc = lsn_store_find_log(store, name, &log);
-
-	cr_assert_eq(rc, 0, "find %s: %d", name, rc);
-	return log;
-}
-
-static struct lsn_log *fx_create(const char *name)
-{
-	int rc = lsn_store_create_log(store, name);
-
-	cr_assert_eq(rc, 0, "create %s: %d", name, rc);
-	return fx_log(name);
-}
+#include "tests/unit/fixture.h"
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static void assert_bytes(const void *got, const void *want, size_t n, const char *what)
-{
-	const unsigned char *g = got, *w = want;
-
-	for (size_t i = 0; i < n; i++)
-		if (g[i] != w[i])
-			cr_assert_fail("%s: first difference at byte %zu of %zu (got 0x%02x, want 0x%02x)",
-				       what, i, n, g[i], w[i]);
-}
 
 /* Everything appended to one log, in LSN order (record i has LSN first + i). */
 struct model {
