@@ -13,15 +13,18 @@
  *                                   segment byte offset <off> (storage/block.h)
  *   'X' <id> <seg first> <ioff>  -> u64 <off> of the block whose first index
  *                                   line starts at index byte offset <ioff>
- *   'R' <id> <lsn>               -> raw payload of a record not yet in a block
- *                                   (always in the active segment)
+ *   'R' <id> <lsn>               -> i64 append time (ns) + raw payload of a
+ *                                   record not yet in a block (always in the
+ *                                   active segment)
  *   'H' <id> <hold name>         -> u64 reader hold
  *   'P' <id> <lsn>               -> snapshot meta; 'Q' <id> <lsn> <chunk> -> data
  *
  * Invariants: a log's segments tile [trim_point+1, tail] without gaps; the
  * last segment is the active one; B/X/R keys exist only inside retained
  * segments; every change to data and the metadata describing it is one
- * WriteBatch.
+ * WriteBatch.  The active segment's 'S' value describes it up to its last
+ * closed block; its 'R' records (which start right after) extend it, so
+ * an append writes just its records, not the segment metadata again.
  */
 #ifndef LSN_KEYS_H
 #define LSN_KEYS_H

@@ -169,14 +169,19 @@ static int load_record(struct lsn_log *log, const unsigned char *suffix, size_t 
 	struct lsn_open_block *ob = &log->open;
 	uint64_t lsn;
 
-	if (slen != 8 || vlen > LSN_RECORD_MAX)
+	int64_t when;
+
+	if (slen != 8 || vlen < 8 || vlen - 8 > LSN_RECORD_MAX)
 		return -EBADMSG;
 	lsn = lsn_get_be64(suffix);
 	if (ob->count == 0)
 		ob->first_lsn = lsn;
 	else if (lsn != ob->first_lsn + ob->count)
 		return -EBADMSG;
-	return lsn_open_block_add(ob, val, vlen);
+	when = (int64_t)lsn_get_be64(val);
+	if (when > ob->last_append_ns)
+		ob->last_append_ns = when;
+	return lsn_open_block_add(ob, val + 8, vlen - 8);
 }
 
 static int load_hold(struct lsn_log *log, const unsigned char *suffix, size_t slen,
@@ -202,7 +207,6 @@ int lsn_log_load(struct lsn_log *log)
 {
 	struct lsn_open_block *ob = &log->open;
 	struct lsn_segment_info *act;
-	uint64_t off, ioff;
 	int rc;
 
 	rc = scan_prefix(log, 'S', load_segment);
@@ -219,22 +223,21 @@ int lsn_log_load(struct lsn_log *log)
 	act = lsn_log_active(log);
 	if (act->sealed)
 		return -EBADMSG;
-	/* The open block ends exactly at the active segment's tail. */
+	/* The 'S' value ends at the last closed block; the open block's
+	 * records start right after it and extend the segment to the tail. */
 	if (ob->count == 0)
 		ob->first_lsn = act->last_lsn + 1;
-	if (ob->first_lsn + ob->count != act->last_lsn + 1 || ob->first_lsn < act->first_lsn ||
-	    ob->len > act->bytes)
+	if (ob->first_lsn != act->last_lsn + 1)
 		return -EBADMSG;
-	ob->seg_offset = act->bytes - ob->len;
-	ioff = 0;
-	off = ob->seg_offset;
+	ob->seg_offset = act->bytes;
+	ob->index_offset = act->index_bytes;
 	for (uint32_t i = 0; i < ob->count; i++) {
-		ioff += lsn_index_line_len(ob->first_lsn + i, off, ob->lengths[i]);
-		off += ob->lengths[i];
+		act->index_bytes += lsn_index_line_len(ob->first_lsn + i, act->bytes, ob->lengths[i]);
+		act->bytes += ob->lengths[i];
+		act->last_lsn++;
 	}
-	if (ioff > act->index_bytes)
-		return -EBADMSG;
-	ob->index_offset = act->index_bytes - ioff;
+	if (ob->last_append_ns > act->mtime_ns)
+		act->mtime_ns = ob->last_append_ns;
 	return 0;
 }
 

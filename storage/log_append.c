@@ -23,6 +23,8 @@ struct append_txn {
 	struct lsn_log *log;
 	rocksdb_writebatch_t *wb;
 	struct lsn_segment_info cur;   /* draft of the segment being filled */
+	struct lsn_segment_info cur_closed; /* cur as of its last closed block */
+	bool cur_dirty;                /* cur_closed must be written */
 	struct lsn_segment_info *done; /* drafts of segments sealed by this call */
 	size_t n_done, cap_done;
 	uint32_t saved_count;          /* records in the buffer before the call (all have 'R' keys) */
@@ -109,6 +111,8 @@ static void close_block(struct append_txn *t)
 	t->bstart_byte = ob->len;
 	t->bstart_seg_off = t->cur.bytes;
 	t->bstart_idx_off = t->cur.index_bytes;
+	t->cur_closed = t->cur;
+	t->cur_dirty = true;
 }
 
 static void seal_segment(struct append_txn *t)
@@ -136,6 +140,8 @@ static void seal_segment(struct append_txn *t)
 	next.last_lsn = t->cur.last_lsn;
 	next.mtime_ns = t->now;
 	t->cur = next;
+	t->cur_closed = next;
+	t->cur_dirty = true;
 	t->bstart_seg_off = 0;
 	t->bstart_idx_off = 0;
 }
@@ -172,20 +178,27 @@ static int txn_commit(struct append_txn *t)
 	struct lsn_log *log = t->log;
 	struct lsn_store *st = log->store;
 	struct lsn_open_block *ob = &log->open;
+	unsigned char when[8];
 	struct lsn_key k;
 	int rc = t->rc;
 
 	if (rc)
 		goto rollback;
 	/* Records still in the open block that have no 'R' key yet get one. */
+	lsn_put_be64(when, (uint64_t)t->now);
 	for (size_t i = t->bstart, byte = t->bstart_byte; i < ob->count; byte += ob->lengths[i++]) {
+		const char *key = lsn_key_data(&k);
+		const char *parts[2] = { (const char *)when, (const char *)ob->data + byte };
+		size_t sizes[2] = { sizeof(when), ob->lengths[i] };
+
 		if (i < t->saved_count)
 			continue;
 		record_key(&k, log->id, ob->first_lsn + i);
-		rocksdb_writebatch_put(t->wb, lsn_key_data(&k), k.len, (const char *)ob->data + byte,
-				       ob->lengths[i]);
+		rocksdb_writebatch_putv(t->wb, 1, &key, &k.len, 2, parts, sizes);
 	}
-	put_segment(t, &t->cur);
+	/* Only a closed block or a new segment changes what 'S' says. */
+	if (t->cur_dirty)
+		put_segment(t, &t->cur_closed);
 	/* Reserve the segment table first: after the write nothing may fail. */
 	if (log->n_segs + t->n_done > log->cap_segs) {
 		size_t cap = log->cap_segs;

@@ -28,8 +28,7 @@ struct lsn_open_block {
 	uint32_t *lengths;
 	unsigned char *data;
 	size_t len, cap;
-	/* Records with LSN < persisted_upto are stored under 'R' keys. */
-	uint64_t persisted_upto;
+	int64_t last_append_ns; /* newest 'R' time seen while loading */
 };
 
 struct lsn_log {
