@@ -190,6 +190,10 @@ static void *lsnfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* One write(2) of up to 1 MiB arrives as one request. */
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
+	/* With attr_timeout 0, auto_inval_data makes the kernel ask GETATTR
+	 * before every cached read.  Nothing needs it: the active segment is
+	 * direct_io and sealed segments and snapshots never change. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	cfg->use_ino = 0;
 	cfg->hard_remove = 1;
 	/* The active segment grows: its size must never be stale. */

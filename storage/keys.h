@@ -13,9 +13,10 @@
  *                                   segment byte offset <off> (storage/block.h)
  *   'X' <id> <seg first> <ioff>  -> u64 <off> of the block whose first index
  *                                   line starts at index byte offset <ioff>
- *   'R' <id> <lsn>               -> i64 append time (ns) + raw payload of a
- *                                   record not yet in a block (always in the
- *                                   active segment)
+ *   'R' <id> <lsn>               -> the records one append call left in the
+ *                                   open block, from <lsn> on: i64 append time
+ *                                   (ns), u32 count, u32 length[count],
+ *                                   payloads (always in the active segment)
  *   'H' <id> <hold name>         -> u64 reader hold
  *   'P' <id> <lsn>               -> snapshot meta; 'Q' <id> <lsn> <chunk> -> data
  *

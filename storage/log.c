@@ -65,6 +65,7 @@ void lsn_log_free(struct lsn_log *log)
 	free(log->segs);
 	free(log->open.lengths);
 	free(log->open.data);
+	free(log->open.chunks);
 	free(log->holds);
 	free(log);
 }
@@ -163,25 +164,58 @@ int lsn_open_block_add(struct lsn_open_block *ob, const void *data, size_t len)
 	return 0;
 }
 
-static int load_record(struct lsn_log *log, const unsigned char *suffix, size_t slen,
-		       const unsigned char *val, size_t vlen)
+int lsn_open_block_note_chunk(struct lsn_open_block *ob, uint64_t lsn)
+{
+	if (ob->n_chunks == ob->cap_chunks) {
+		uint32_t cap = ob->cap_chunks ? ob->cap_chunks * 2 : 64;
+		void *p = realloc(ob->chunks, cap * sizeof(*ob->chunks));
+		if (!p)
+			return -ENOMEM;
+		ob->chunks = p;
+		ob->cap_chunks = cap;
+	}
+	ob->chunks[ob->n_chunks++] = lsn;
+	return 0;
+}
+
+static int load_records(struct lsn_log *log, const unsigned char *suffix, size_t slen,
+			const unsigned char *val, size_t vlen)
 {
 	struct lsn_open_block *ob = &log->open;
-	uint64_t lsn;
-
+	const unsigned char *payload;
+	uint64_t lsn, total = 0;
+	uint32_t count;
 	int64_t when;
+	int rc;
 
-	if (slen != 8 || vlen < 8 || vlen - 8 > LSN_RECORD_MAX)
+	if (slen != 8 || vlen < 12)
 		return -EBADMSG;
 	lsn = lsn_get_be64(suffix);
+	when = (int64_t)lsn_get_be64(val);
+	count = lsn_get_be32(val + 8);
+	if (count == 0 || (vlen - 12) / 4 < count)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < count; i++)
+		total += lsn_get_be32(val + 12 + 4 * (size_t)i);
+	if (total != vlen - 12 - 4 * (uint64_t)count)
+		return -EBADMSG;
 	if (ob->count == 0)
 		ob->first_lsn = lsn;
 	else if (lsn != ob->first_lsn + ob->count)
 		return -EBADMSG;
-	when = (int64_t)lsn_get_be64(val);
 	if (when > ob->last_append_ns)
 		ob->last_append_ns = when;
-	return lsn_open_block_add(ob, val + 8, vlen - 8);
+	payload = val + 12 + 4 * (size_t)count;
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t len = lsn_get_be32(val + 12 + 4 * (size_t)i);
+		if (len > LSN_RECORD_MAX)
+			return -EBADMSG;
+		rc = lsn_open_block_add(ob, payload, len);
+		if (rc)
+			return rc;
+		payload += len;
+	}
+	return lsn_open_block_note_chunk(ob, lsn);
 }
 
 static int load_hold(struct lsn_log *log, const unsigned char *suffix, size_t slen,
@@ -214,7 +248,7 @@ int lsn_log_load(struct lsn_log *log)
 		return rc;
 	if (log->n_segs == 0)
 		return -EBADMSG;
-	rc = scan_prefix(log, 'R', load_record);
+	rc = scan_prefix(log, 'R', load_records);
 	if (rc)
 		return rc;
 	rc = scan_prefix(log, 'H', load_hold);

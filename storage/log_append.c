@@ -28,6 +28,7 @@ struct append_txn {
 	struct lsn_segment_info *done; /* drafts of segments sealed by this call */
 	size_t n_done, cap_done;
 	uint32_t saved_count;          /* records in the buffer before the call (all have 'R' keys) */
+	bool chunks_deleted;           /* their 'R' keys are deleted by this batch */
 	size_t saved_len;
 	uint32_t bstart;               /* first record of the block being filled */
 	size_t bstart_byte;
@@ -102,10 +103,14 @@ static void close_block(struct append_txn *t)
 	lsn_put_be64(off, t->bstart_seg_off);
 	rocksdb_writebatch_put(t->wb, lsn_key_data(&k), k.len, (const char *)off, 8);
 
-	/* Records written as 'R' keys by earlier calls now live in the block. */
-	for (uint32_t i = t->bstart; i < t->saved_count && i < ob->count; i++) {
-		record_key(&k, t->log->id, ob->first_lsn + i);
-		rocksdb_writebatch_delete(t->wb, lsn_key_data(&k), k.len);
+	/* Records of earlier calls (all of them: they sit at the start of the
+	 * open block) now live in this block: their 'R' keys go. */
+	if (!t->chunks_deleted && t->bstart < t->saved_count) {
+		for (uint32_t i = 0; i < ob->n_chunks; i++) {
+			record_key(&k, t->log->id, ob->chunks[i]);
+			rocksdb_writebatch_delete(t->wb, lsn_key_data(&k), k.len);
+		}
+		t->chunks_deleted = true;
 	}
 	t->bstart = ob->count;
 	t->bstart_byte = ob->len;
@@ -172,29 +177,56 @@ static void add_record(struct append_txn *t, const void *data, size_t len)
 		seal_segment(t);
 }
 
+/* One 'R' key for records [first, count) of the open block. */
+static int put_chunk(struct append_txn *t, uint32_t first, size_t byte)
+{
+	struct lsn_open_block *ob = &t->log->open;
+	uint32_t n = ob->count - first;
+	size_t vlen = 12 + 4 * (size_t)n + (ob->len - byte);
+	unsigned char *val;
+	struct lsn_key k;
+
+	/* Room for the chunk's entry, so nothing can fail after the write. */
+	if (ob->n_chunks == ob->cap_chunks) {
+		int rc = lsn_open_block_note_chunk(ob, 0);
+		if (rc)
+			return rc;
+		ob->n_chunks--;
+	}
+	val = malloc(vlen);
+	if (!val)
+		return -ENOMEM;
+	lsn_put_be64(val, (uint64_t)t->now);
+	lsn_put_be32(val + 8, n);
+	for (uint32_t i = 0; i < n; i++)
+		lsn_put_be32(val + 12 + 4 * (size_t)i, ob->lengths[first + i]);
+	if (ob->len > byte)
+		memcpy(val + 12 + 4 * (size_t)n, ob->data + byte, ob->len - byte);
+	record_key(&k, t->log->id, ob->first_lsn + first);
+	rocksdb_writebatch_put(t->wb, lsn_key_data(&k), k.len, (const char *)val, vlen);
+	free(val);
+	return 0;
+}
+
 /* Write the batch; on success fold the drafts into the log's memory. */
 static int txn_commit(struct append_txn *t)
 {
 	struct lsn_log *log = t->log;
 	struct lsn_store *st = log->store;
 	struct lsn_open_block *ob = &log->open;
-	unsigned char when[8];
-	struct lsn_key k;
+	uint32_t first;
+	size_t byte;
 	int rc = t->rc;
 
 	if (rc)
 		goto rollback;
-	/* Records still in the open block that have no 'R' key yet get one. */
-	lsn_put_be64(when, (uint64_t)t->now);
-	for (size_t i = t->bstart, byte = t->bstart_byte; i < ob->count; byte += ob->lengths[i++]) {
-		const char *key = lsn_key_data(&k);
-		const char *parts[2] = { (const char *)when, (const char *)ob->data + byte };
-		size_t sizes[2] = { sizeof(when), ob->lengths[i] };
-
-		if (i < t->saved_count)
-			continue;
-		record_key(&k, log->id, ob->first_lsn + i);
-		rocksdb_writebatch_putv(t->wb, 1, &key, &k.len, 2, parts, sizes);
+	/* This call's records still in the open block: one 'R' key for all. */
+	first = t->bstart > t->saved_count ? t->bstart : t->saved_count;
+	byte = t->bstart > t->saved_count ? t->bstart_byte : t->saved_len;
+	if (first < ob->count) {
+		rc = put_chunk(t, first, byte);
+		if (rc)
+			goto rollback;
 	}
 	/* Only a closed block or a new segment changes what 'S' says. */
 	if (t->cur_dirty)
@@ -235,6 +267,10 @@ static int txn_commit(struct append_txn *t)
 	ob->index_offset = t->bstart_idx_off;
 	if (ob->count == 0)
 		ob->first_lsn = t->cur.last_lsn + 1;
+	if (t->chunks_deleted)
+		ob->n_chunks = 0;
+	if (first < ob->count + t->bstart) /* a chunk was written (room reserved) */
+		ob->chunks[ob->n_chunks++] = ob->first_lsn + (first - t->bstart);
 	goto out;
 rollback:
 	ob->count = t->saved_count;

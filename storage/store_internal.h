@@ -29,6 +29,11 @@ struct lsn_open_block {
 	unsigned char *data;
 	size_t len, cap;
 	int64_t last_append_ns; /* newest 'R' time seen while loading */
+	/* First LSN of each 'R' key holding records of this block: an append
+	 * call writes one key for all of its records, so that a batch of lines
+	 * costs one RocksDB entry, not one per line. */
+	uint64_t *chunks;
+	uint32_t n_chunks, cap_chunks;
 };
 
 struct lsn_log {
@@ -117,5 +122,7 @@ int lsn_log_push_segment(struct lsn_log *log, const struct lsn_segment_info *s);
 struct lsn_segment_info *lsn_log_find_segment(struct lsn_log *log, uint64_t first_lsn);
 /* Add one record to the open block (grows its buffers). */
 int lsn_open_block_add(struct lsn_open_block *ob, const void *data, size_t len);
+/* Remember that an 'R' key starting at lsn holds open-block records. */
+int lsn_open_block_note_chunk(struct lsn_open_block *ob, uint64_t lsn);
 
 #endif
