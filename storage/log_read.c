@@ -33,12 +33,17 @@ struct read_plan {
 	uint64_t mem_idx_from; /* index offset where the open block starts */
 };
 
-/* Load block whose key is the greatest <= key (same log and segment). */
+/*
+ * Load the block covering seg_off into c.  *itp is the caller's iterator
+ * (created on first use): the first block of a read is found with
+ * seek_for_prev, the following ones with next, so a sequential read costs
+ * one seek and benefits from the iterator's readahead.
+ */
 static int load_block_at(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off,
-			 struct lsn_read_cache *c)
+			 struct lsn_read_cache *c, rocksdb_iterator_t **itp)
 {
 	struct lsn_store *st = log->store;
-	rocksdb_iterator_t *it = rocksdb_create_iterator(st->db, st->ro);
+	rocksdb_iterator_t *it = *itp;
 	struct lsn_key k;
 	char *err = NULL;
 	int rc = -EBADMSG;
@@ -47,7 +52,13 @@ static int load_block_at(struct lsn_log *log, uint64_t seg_first, uint64_t seg_o
 	lsn_key_u32(&k, log->id);
 	lsn_key_u64(&k, seg_first);
 	lsn_key_u64(&k, seg_off);
-	rocksdb_iter_seek_for_prev(it, lsn_key_data(&k), k.len);
+	if (it && rocksdb_iter_valid(it)) {
+		rocksdb_iter_next(it);
+	} else {
+		if (!it)
+			it = *itp = rocksdb_create_iterator(st->db, st->ro_scan);
+		rocksdb_iter_seek_for_prev(it, lsn_key_data(&k), k.len);
+	}
 	if (rocksdb_iter_valid(it)) {
 		size_t klen, vlen;
 		const char *key = rocksdb_iter_key(it, &klen);
@@ -67,7 +78,6 @@ static int load_block_at(struct lsn_log *log, uint64_t seg_first, uint64_t seg_o
 	rocksdb_iter_get_error(it, &err);
 	if (err)
 		rc = lsn_rdb_errno(err, "read block");
-	rocksdb_iter_destroy(it);
 	/* A block of only empty records (closed by a seal) covers its offset. */
 	if (rc == 0 && (seg_off < c->block.seg_offset ||
 			(seg_off >= c->block.seg_offset + c->block.payload_len &&
@@ -104,6 +114,7 @@ int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *bu
 {
 	struct lsn_read_cache local = { 0 };
 	struct lsn_read_cache *c = cache ? cache : &local;
+	rocksdb_iterator_t *it = NULL;
 	unsigned char *out = buf;
 	struct read_plan p;
 	uint64_t end, pos;
@@ -129,7 +140,7 @@ int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *bu
 		uint64_t in_block, n;
 
 		if (!cache_covers(c, first_lsn, pos)) {
-			rc = load_block_at(log, first_lsn, pos, c);
+			rc = load_block_at(log, first_lsn, pos, c, &it);
 			if (rc)
 				goto out;
 		}
@@ -142,6 +153,8 @@ int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *bu
 	}
 	*got = end - off;
 out:
+	if (it)
+		rocksdb_iter_destroy(it);
 	if (c == &local)
 		lsn_read_cache_release(&local);
 	return rc;
@@ -249,8 +262,11 @@ int lsn_log_read_index(struct lsn_log *log, uint64_t first_lsn, uint64_t off, ch
 	while (!index_full(&w)) {
 		uint64_t want = w.want_off + w.got;
 		rc = index_block_offset(log, first_lsn, want, &seg_off);
-		if (!rc && !cache_covers(c, first_lsn, seg_off))
-			rc = load_block_at(log, first_lsn, seg_off, c);
+		if (!rc && !cache_covers(c, first_lsn, seg_off)) {
+			rocksdb_iterator_t *it = NULL; /* index reads jump by 'X' keys */
+			rc = load_block_at(log, first_lsn, seg_off, c, &it);
+			rocksdb_iter_destroy(it);
+		}
 		if (rc)
 			goto out;
 		w.at = c->block.index_offset;
