@@ -134,6 +134,7 @@ static int lsnfs_read(const char *path, char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
 	struct lsnfs_file *f = lsnfs_file_of(fi);
+	struct lsn_read_cache *cache;
 	size_t got = 0;
 	int rc;
 
@@ -146,14 +147,17 @@ static int lsnfs_read(const char *path, char *buf, size_t size, off_t off,
 		return read_last_lsn(f, buf, size, off);
 	case LSNFS_FILE_SEGMENT:
 	case LSNFS_FILE_INDEX:
-		pthread_mutex_lock(&f->lock);
+		/* The kernel reads ahead with several requests at once: the one
+		 * that gets the descriptor's block cache uses it, the others
+		 * decompress on their own, in parallel. */
+		cache = pthread_mutex_trylock(&f->lock) == 0 ? &f->cache : NULL;
 		if (f->kind == LSNFS_FILE_SEGMENT)
-			rc = lsn_log_read(f->log, f->seg_first, (uint64_t)off, buf, size, &got,
-					  &f->cache);
+			rc = lsn_log_read(f->log, f->seg_first, (uint64_t)off, buf, size, &got, cache);
 		else
-			rc = lsn_log_read_index(f->log, f->seg_first, (uint64_t)off, buf, size,
-						&got, &f->cache);
-		pthread_mutex_unlock(&f->lock);
+			rc = lsn_log_read_index(f->log, f->seg_first, (uint64_t)off, buf, size, &got,
+						cache);
+		if (cache)
+			pthread_mutex_unlock(&f->lock);
 		return rc ? rc : (int)got;
 	default:
 		return lsnfs_snapshots_read(f, buf, size, off);

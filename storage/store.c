@@ -44,16 +44,10 @@ static int store_make_options(struct lsn_store *st, bool create)
 	st->table_opts = rocksdb_block_based_options_create();
 	st->cache = rocksdb_cache_create_lru(32u << 20);
 	st->ro = rocksdb_readoptions_create();
-	st->ro_scan = rocksdb_readoptions_create();
 	st->wo = rocksdb_writeoptions_create();
 	st->wo_sync = rocksdb_writeoptions_create();
-	if (!st->opts || !st->table_opts || !st->cache || !st->ro || !st->ro_scan || !st->wo ||
-	    !st->wo_sync)
+	if (!st->opts || !st->table_opts || !st->cache || !st->ro || !st->wo || !st->wo_sync)
 		return -ENOMEM;
-	/* Segment reads are mostly sequential and the kernel caches sealed
-	 * segments itself: read ahead, and keep RocksDB's cache for metadata. */
-	rocksdb_readoptions_set_readahead_size(st->ro_scan, 512u << 10);
-	rocksdb_readoptions_set_fill_cache(st->ro_scan, 0);
 	rocksdb_block_based_options_set_block_cache(st->table_opts, st->cache);
 	rocksdb_block_based_options_set_block_size(st->table_opts, 64u << 10);
 	rocksdb_options_set_block_based_table_factory(st->opts, st->table_opts);
@@ -112,8 +106,6 @@ static void store_free(struct lsn_store *st)
 		rocksdb_cache_destroy(st->cache);
 	if (st->ro)
 		rocksdb_readoptions_destroy(st->ro);
-	if (st->ro_scan)
-		rocksdb_readoptions_destroy(st->ro_scan);
 	if (st->wo)
 		rocksdb_writeoptions_destroy(st->wo);
 	if (st->wo_sync)

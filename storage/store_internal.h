@@ -69,7 +69,6 @@ struct lsn_store {
 	rocksdb_block_based_table_options_t *table_opts;
 	rocksdb_cache_t *cache;
 	rocksdb_readoptions_t *ro;
-	rocksdb_readoptions_t *ro_scan;  /* segment reads: readahead, no cache fill */
 	rocksdb_writeoptions_t *wo;      /* per config: sync or not */
 	rocksdb_writeoptions_t *wo_sync; /* always sync (metadata, fsync) */
 	struct lsn_config cfg;
