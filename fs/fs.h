@@ -52,6 +52,7 @@ struct lsnfs_file {
 	char *partial;               /* APPEND_LINES: incomplete last line */
 	size_t partial_len, partial_cap;
 	bool discarding;             /* APPEND_LINES: inside a line refused as too long */
+	bool closing;                /* APPEND_LINES: flushed with a held partial line */
 	void *snap;                  /* SNAPSHOT, STAGING: fs/snapshots.c state */
 };
 
@@ -77,6 +78,14 @@ uint64_t lsnfs_monotonic_seconds(void);
 /* Resolve a path to its node and, when it lives in a log, the log.
  * -ENOENT when the log (or the named thing) does not exist. */
 int lsnfs_resolve(const char *path, struct lsn_path *p, struct lsn_log **log);
+
+/*
+ * close(2) returns after FLUSH, but the held partial line of append.lines
+ * becomes a record only at RELEASE, which the kernel sends afterwards, on
+ * its own.  So that "close, then look" sees the record, operations that
+ * look at a log wait (briefly, bounded) while such a release is due.
+ */
+void lsnfs_wait_partials(void);
 
 /* Operation tables, filled by each file. */
 void lsnfs_ops_fill(struct fuse_operations *ops);

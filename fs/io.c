@@ -16,10 +16,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs/fs.h"
 #include "fs/trimmer.h"
 #include "storage/diag.h"
+
+/* Descriptors flushed while holding a partial line, until their release. */
+static pthread_mutex_t partials_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t partials_done = PTHREAD_COND_INITIALIZER;
+static unsigned partials_due;
+
+#define PARTIAL_WAIT_MS 200 /* a descriptor still open elsewhere never releases */
+
+void lsnfs_wait_partials(void)
+{
+	struct timespec until;
+
+	pthread_mutex_lock(&partials_lock);
+	if (partials_due > 0) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += PARTIAL_WAIT_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (partials_due > 0)
+			if (pthread_cond_timedwait(&partials_done, &partials_lock, &until) != 0)
+				break;
+	}
+	pthread_mutex_unlock(&partials_lock);
+}
+
+/* Called with f->lock held. */
+static void set_closing(struct lsnfs_file *f, bool closing)
+{
+	if (f->closing == closing)
+		return;
+	f->closing = closing;
+	pthread_mutex_lock(&partials_lock);
+	if (closing)
+		partials_due++;
+	else if (--partials_due == 0)
+		pthread_cond_broadcast(&partials_done);
+	pthread_mutex_unlock(&partials_lock);
+}
 
 struct lsnfs_file *lsnfs_file_new(enum lsnfs_file_kind kind, struct lsn_log *log)
 {
@@ -214,6 +255,7 @@ static int append_lines(struct lsnfs_file *f, const char *buf, size_t size)
 	int rc = 0;
 
 	pthread_mutex_lock(&f->lock);
+	set_closing(f, false); /* still written to: not being closed after all */
 	if (f->discarding) {
 		/* The rest of a line already refused as too long goes nowhere. */
 		const char *nl = memchr(buf, '\n', size);
@@ -348,6 +390,20 @@ static int flush_partial(struct lsnfs_file *f)
 	return rc;
 }
 
+static int lsnfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct lsnfs_file *f = lsnfs_file_of(fi);
+
+	(void)path;
+	if (f->kind == LSNFS_FILE_APPEND_LINES) {
+		pthread_mutex_lock(&f->lock);
+		if (f->partial_len > 0)
+			set_closing(f, true);
+		pthread_mutex_unlock(&f->lock);
+	}
+	return 0;
+}
+
 static int lsnfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	struct lsnfs_file *f = lsnfs_file_of(fi);
@@ -376,6 +432,9 @@ static int lsnfs_release(const char *path, struct fuse_file_info *fi)
 		if (rc)
 			lsn_diag(LSN_DIAG_ERR, "log %s: last partial line (%zu bytes) lost at close: %s",
 				 lsn_log_name(f->log), f->partial_len, strerror(-rc));
+		pthread_mutex_lock(&f->lock);
+		set_closing(f, false);
+		pthread_mutex_unlock(&f->lock);
 	}
 	if (f->kind == LSNFS_FILE_SNAPSHOT || f->kind == LSNFS_FILE_STAGING)
 		lsnfs_snapshots_release(f);
@@ -388,6 +447,7 @@ void lsnfs_io_fill(struct fuse_operations *ops)
 	ops->open = lsnfs_open;
 	ops->read = lsnfs_read;
 	ops->write = lsnfs_write;
+	ops->flush = lsnfs_flush;
 	ops->fsync = lsnfs_fsync;
 	ops->release = lsnfs_release;
 }

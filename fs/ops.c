@@ -37,6 +37,7 @@ int lsnfs_resolve(const char *path, struct lsn_path *p, struct lsn_log **log)
 	*log = NULL;
 	if (!path)
 		return -ESTALE; /* an open file that was unlinked (trimmed, removed) */
+	lsnfs_wait_partials();
 	rc = lsn_path_parse(path, p);
 	if (rc)
 		return rc;
