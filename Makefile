@@ -100,6 +100,9 @@ unit: $(UNIT_BIN)
 mounted: $(PROGRAMS)
 	@BUILD=$(abspath $(BUILD)) tests/mounted/run-all.sh
 
+# Undefined behaviour aborts (in the daemon too), so a mounted test fails.
+asan: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1
+asan: export ASAN_OPTIONS = detect_leaks=1:abort_on_error=1
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" WERROR=-Werror test

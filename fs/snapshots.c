@@ -133,7 +133,8 @@ static int all_lsns(struct lsn_log *log, uint64_t **out, size_t *n)
 	}
 	for (size_t i = 0; i < nl; i++)
 		v[i] = local[i].lsn;
-	memcpy(v + nl, remote, nr * sizeof(*v));
+	if (nr)
+		memcpy(v + nl, remote, nr * sizeof(*v));
 	qsort(v, nl + nr, sizeof(*v), cmp_u64);
 	free(local);
 	free(remote);

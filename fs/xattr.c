@@ -60,7 +60,8 @@ static int parse_value(const char *value, size_t size, char *text, size_t cap)
 {
 	if (size >= cap)
 		return -EINVAL;
-	memcpy(text, value, size);
+	if (size)
+		memcpy(text, value, size);
 	text[size] = '\0';
 	/* Tolerate one trailing newline (echo ... | xargs setfattr habits). */
 	if (size > 0 && text[size - 1] == '\n')

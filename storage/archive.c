@@ -431,7 +431,8 @@ int lsn_archive_list(struct lsn_archive *a, const char *log, uint64_t **lsns, si
 		v[count++] = lsn;
 	}
 	closedir(d);
-	qsort(v, count, sizeof(*v), cmp_u64);
+	if (count)
+		qsort(v, count, sizeof(*v), cmp_u64);
 	*lsns = v;
 	*n = count;
 	return 0;
