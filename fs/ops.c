@@ -226,7 +226,7 @@ static int lsnfs_rmdir(const char *path)
 		return p.node == LSN_NODE_ROOT ? -EBUSY : -EPERM;
 	}
 	if (lsnfs_snapshots_count(log) > 0) {
-		lsn_diag(LSN_DIAG_WARN, "rmdir %s refused: the log still has snapshots", path);
+		lsn_diag(LSN_DIAG_WARN, "rmdir %s refused: the log still has snapshots or staging files", path);
 		return -ENOTEMPTY;
 	}
 	lsn_log_info(log, &info);

@@ -174,14 +174,24 @@ int lsnfs_snapshots_readdir(struct lsn_log *log, void *buf, fuse_fill_dir_t fill
 	return rc;
 }
 
+/* Committed, remote and staging entries: what `ls snapshots/` shows. */
 size_t lsnfs_snapshots_count(struct lsn_log *log)
 {
+	char dir[4096];
+	struct dirent *e;
 	uint64_t *lsns;
 	size_t n;
+	DIR *d;
 
 	if (all_lsns(log, &lsns, &n) != 0)
 		return 1; /* cannot tell: assume not empty */
 	free(lsns);
+	if (lsn_staging_dir(log, dir, sizeof(dir)) != 0 || !(d = opendir(dir)))
+		return n;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
 	return n;
 }
 

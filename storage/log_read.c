@@ -84,9 +84,27 @@ static int load_block_at(struct lsn_log *log, uint64_t seg_first, uint64_t seg_o
 			(seg_off >= c->block.seg_offset + c->block.payload_len &&
 			 !(c->block.payload_len == 0 && seg_off == c->block.seg_offset))))
 		rc = -EBADMSG; /* a hole where a block should be */
-	if (rc == -EBADMSG)
-		lsn_diag(LSN_DIAG_ERR, "log %s: segment %llu: no valid block at offset %llu",
-			 log->name, (unsigned long long)seg_first, (unsigned long long)seg_off);
+	return rc;
+}
+
+/*
+ * A block that cannot be found or decoded: either the segment was trimmed
+ * while we read it (blocks are read without the log's lock), which is
+ * -ENOENT for the reader, or the store is damaged, which is said loudly.
+ */
+static int block_error(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off, int rc)
+{
+	bool gone;
+
+	if (rc != -EBADMSG)
+		return rc;
+	pthread_mutex_lock(&log->lock);
+	gone = lsn_log_find_segment(log, seg_first) == NULL;
+	pthread_mutex_unlock(&log->lock);
+	if (gone)
+		return -ENOENT;
+	lsn_diag(LSN_DIAG_ERR, "log %s: segment %llu: no valid block at offset %llu", log->name,
+		 (unsigned long long)seg_first, (unsigned long long)seg_off);
 	return rc;
 }
 
@@ -142,8 +160,10 @@ int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *bu
 
 		if (!cache_covers(c, first_lsn, pos)) {
 			rc = load_block_at(log, first_lsn, pos, c, &it);
-			if (rc)
+			if (rc) {
+				rc = block_error(log, first_lsn, pos, rc);
 				goto out;
+			}
 		}
 		in_block = pos - c->block.seg_offset;
 		n = c->block.payload_len - in_block;
@@ -268,8 +288,10 @@ int lsn_log_read_index(struct lsn_log *log, uint64_t first_lsn, uint64_t off, ch
 			rc = load_block_at(log, first_lsn, seg_off, c, &it);
 			rocksdb_iter_destroy(it);
 		}
-		if (rc)
+		if (rc) {
+			rc = block_error(log, first_lsn, seg_off, rc);
 			goto out;
+		}
 		w.at = c->block.index_offset;
 		if (w.at > want) {
 			rc = -EBADMSG;
