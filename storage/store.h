@@ -98,7 +98,7 @@ const char *lsn_store_path(const struct lsn_store *store);
 int lsn_store_create_log(struct lsn_store *store, const char *name);
 /* -ENOENT, or -EINVAL for an invalid name. */
 int lsn_store_find_log(struct lsn_store *store, const char *name, struct lsn_log **out);
-/* -ENOTEMPTY unless every record is trimmed; `has_snapshots` from caller. */
+/* -ENOTEMPTY unless every record is trimmed (snapshots are the caller's check). */
 int lsn_store_remove_log(struct lsn_store *store, const char *name);
 /* Sorted names; free with lsn_names_free. */
 int lsn_store_list_logs(struct lsn_store *store, char ***names, size_t *n);
