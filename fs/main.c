@@ -80,6 +80,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		}
 		return 1; /* MOUNTPOINT goes to FUSE */
 	}
+	if (key == FUSE_OPT_KEY_OPT && arg[0] == '\0')
+		return 0; /* "-o ''" or "a,,b": nothing to pass on */
 	if (key == FUSE_OPT_KEY_OPT && is_lsnfs_key(arg)) {
 		if (cl->n_overrides == MAX_OVERRIDES) {
 			fprintf(stderr, "lsnfs: too many options\n");
