@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "fs/fs.h"
@@ -25,7 +26,7 @@
 /* Descriptors flushed while holding a partial line, until their release. */
 static pthread_mutex_t partials_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t partials_done = PTHREAD_COND_INITIALIZER;
-static unsigned partials_due;
+static _Atomic unsigned partials_due; /* written under partials_lock */
 
 #define PARTIAL_WAIT_MS 200 /* a descriptor still open elsewhere never releases */
 
@@ -33,6 +34,8 @@ void lsnfs_wait_partials(void)
 {
 	struct timespec until;
 
+	if (atomic_load(&partials_due) == 0)
+		return; /* the usual case: no lock on every lookup */
 	pthread_mutex_lock(&partials_lock);
 	if (partials_due > 0) {
 		clock_gettime(CLOCK_REALTIME, &until);
