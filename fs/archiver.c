@@ -26,6 +26,7 @@
 
 #define BACKOFF_MAX 60
 #define RECHECK_SECONDS 10 /* archived copies can vanish (another node, an operator) */
+#define REMOTE_SECONDS 3   /* listing a shared archive (maybe s3fs) is not free */
 
 enum snap_state { SNAP_PENDING, SNAP_ARCHIVED, SNAP_FAILED };
 
@@ -59,6 +60,7 @@ struct lsnfs_archiver {
 	struct remote_snap *remote;
 	size_t n_remote;
 	bool other_nodes;
+	uint64_t next_remote;  /* when to list the archive and its nodes again */
 	char warned_uncovered[4096]; /* logs already warned about, ';'-separated */
 };
 
@@ -448,7 +450,7 @@ static void scan_remote(struct lsnfs_archiver *ar, struct lsn_log *log)
 }
 
 /* Drop state of snapshots that disappeared since the last scan. */
-static void sweep(struct lsnfs_archiver *ar)
+static void sweep(struct lsnfs_archiver *ar, bool remote_scanned)
 {
 	pthread_mutex_lock(&ar->lock);
 	for (size_t i = 0; i < ar->n_local;) {
@@ -457,7 +459,7 @@ static void sweep(struct lsnfs_archiver *ar)
 		else
 			ar->local[i++].seen = false;
 	}
-	for (size_t i = 0; i < ar->n_remote;) {
+	for (size_t i = 0; remote_scanned && i < ar->n_remote;) {
 		if (!ar->remote[i].seen)
 			ar->remote[i] = ar->remote[--ar->n_remote];
 		else
@@ -517,10 +519,14 @@ static void check_nodes(struct lsnfs_archiver *ar)
 static void tick(struct lsnfs_archiver *ar)
 {
 	uint64_t now = lsnfs_monotonic_seconds();
+	bool remote = now >= ar->next_remote;
 	char **names = NULL;
 	size_t n = 0;
 
-	check_nodes(ar);
+	if (remote) {
+		ar->next_remote = now + REMOTE_SECONDS;
+		check_nodes(ar);
+	}
 	if (lsn_store_list_logs(ar->fs->store, &names, &n) != 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -528,9 +534,10 @@ static void tick(struct lsnfs_archiver *ar)
 		if (lsn_store_find_log(ar->fs->store, names[i], &log) != 0)
 			continue;
 		scan_local(ar, log, now);
-		scan_remote(ar, log);
+		if (remote)
+			scan_remote(ar, log);
 	}
-	sweep(ar);
+	sweep(ar, remote);
 	for (size_t i = 0; i < n; i++) {
 		struct lsn_log *log;
 		if (lsn_store_find_log(ar->fs->store, names[i], &log) == 0)
