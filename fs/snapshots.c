@@ -22,6 +22,7 @@
 #include "fs/archiver.h"
 #include "fs/trimmer.h"
 #include "storage/diag.h"
+#include "storage/fileio.h"
 #include "storage/snapshot.h"
 
 struct snap_fh {
@@ -174,24 +175,24 @@ int lsnfs_snapshots_readdir(struct lsn_log *log, void *buf, fuse_fill_dir_t fill
 	return rc;
 }
 
+static int count_entry(void *buf, const char *name, const struct stat *st, off_t off,
+		       enum fuse_fill_dir_flags flags)
+{
+	(void)name;
+	(void)st;
+	(void)off;
+	(void)flags;
+	++*(size_t *)buf;
+	return 0;
+}
+
 /* Committed, remote and staging entries: what `ls snapshots/` shows. */
 size_t lsnfs_snapshots_count(struct lsn_log *log)
 {
-	char dir[4096];
-	struct dirent *e;
-	uint64_t *lsns;
-	size_t n;
-	DIR *d;
+	size_t n = 0;
 
-	if (all_lsns(log, &lsns, &n) != 0)
+	if (lsnfs_snapshots_readdir(log, &n, count_entry) != 0)
 		return 1; /* cannot tell: assume not empty */
-	free(lsns);
-	if (lsn_staging_dir(log, dir, sizeof(dir)) != 0 || !(d = opendir(dir)))
-		return n;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
 	return n;
 }
 
@@ -349,32 +350,16 @@ int lsnfs_snapshots_open(struct lsn_log *log, const struct lsn_path *p, struct f
 	return 0;
 }
 
-static int pread_all(int fd, char *buf, size_t size, off_t off)
-{
-	size_t done = 0;
-
-	while (done < size) {
-		ssize_t n = pread(fd, buf + done, size - done, off + (off_t)done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (int)done;
-}
-
 int lsnfs_snapshots_read(struct lsnfs_file *f, char *buf, size_t size, off_t off)
 {
 	struct snap_fh *h = f->snap;
 	size_t got = 0;
 	int rc;
 
-	if (h->fd >= 0)
-		return pread_all(h->fd, buf, size, off);
+	if (h->fd >= 0) {
+		rc = lsn_pread_full(h->fd, buf, size, (uint64_t)off, &got);
+		return rc ? rc : (int)got;
+	}
 	pthread_mutex_lock(&f->lock);
 	rc = lsn_snapshot_read(f->log, h->lsn, (uint64_t)off, buf, size, &got, &h->cache);
 	pthread_mutex_unlock(&f->lock);

@@ -18,6 +18,7 @@
 #include "storage/archive.h"
 #include "storage/crc32c.h"
 #include "storage/diag.h"
+#include "storage/fileio.h"
 
 struct lsn_archive {
 	char *dir;
@@ -126,7 +127,19 @@ static int snap_path(const struct lsn_archive *a, const char *log, uint64_t lsn,
 	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
 }
 
-/* Export the .zst stream of the snapshot into a new temporary file. */
+/* Write the snapshot's .zst stream into fd and make it durable. */
+static int export_to(struct lsn_log *log, uint64_t lsn, int fd, uint64_t *size, uint32_t *crc)
+{
+	int rc = lsn_snapshot_export(log, lsn, fd, size, crc);
+
+	if (!rc && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
+/* The stream in a temporary file of our own, for a command without a directory. */
 static int export_tmp(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, char *path,
 		      size_t n, uint64_t *size, uint32_t *crc)
 {
@@ -137,23 +150,21 @@ static int export_tmp(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, 
 	fd = mkstemp(path);
 	if (fd < 0)
 		return -errno;
-	rc = lsn_snapshot_export(log, lsn, fd, size, crc);
-	if (!rc && fsync(fd) != 0)
-		rc = -errno;
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
+	rc = export_to(log, lsn, fd, size, crc);
 	if (rc)
 		unlink(path);
 	return rc;
 }
 
-static int put_dir(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, const char *tmp,
-		   char *reason)
+/*
+ * The stream straight into <dir>/<log>/ under a temporary name, then
+ * renamed into place (no second copy); its final path goes to `final`.
+ */
+static int put_dir(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, char *final,
+		   size_t final_len, uint64_t *size, uint32_t *crc, char *reason)
 {
-	char dir[4096], final[4096], partial[4096 + 64];
-	int in = -1, out = -1, rc = 0;
-	char buf[65536];
-	ssize_t n;
+	char dir[4096], partial[4096 + 64];
+	int fd, rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s", a->dir, lsn_log_name(log));
 	rc = mkdir_p(dir);
@@ -161,45 +172,31 @@ static int put_dir(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, con
 		why(reason, "cannot create %s: %s", dir, strerror(-rc));
 		return rc;
 	}
-	rc = snap_path(a, lsn_log_name(log), lsn, final, sizeof(final));
+	rc = snap_path(a, lsn_log_name(log), lsn, final, final_len);
 	if (rc)
 		return rc;
 	snprintf(partial, sizeof(partial), "%s/.%020llu.snap.zst.%s.tmp", dir, (unsigned long long)lsn,
 		 a->node_id);
-	in = open(tmp, O_RDONLY | O_CLOEXEC);
-	out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (in < 0 || out < 0) {
+	fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		rc = -errno;
-		why(reason, "cannot open %s: %s", in < 0 ? tmp : partial, strerror(errno));
+		why(reason, "cannot open %s: %s", partial, strerror(-rc));
+		return rc;
+	}
+	rc = export_to(log, lsn, fd, size, crc);
+	if (rc) {
+		why(reason, "write %s: %s", partial, strerror(-rc));
 		goto out;
 	}
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write(out, buf, (size_t)n) != n) {
-			rc = errno ? -errno : -EIO;
-			why(reason, "write %s: %s", partial, strerror(-rc));
-			goto out;
-		}
-	}
-	if (n < 0 || fsync(out) != 0) {
-		rc = -errno;
-		why(reason, "write %s: %s", partial, strerror(errno));
-		goto out;
-	}
-	close(out);
-	out = -1;
 	if (rename(partial, final) != 0) {
 		rc = -errno;
-		why(reason, "rename to %s: %s", final, strerror(errno));
+		why(reason, "rename to %s: %s", final, strerror(-rc));
 		goto out;
 	}
 	rc = fsync_dir(dir);
 	if (rc)
 		why(reason, "fsync %s: %s", dir, strerror(-rc));
 out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
 	if (rc)
 		unlink(partial);
 	return rc;
@@ -274,23 +271,27 @@ static int put_command(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn,
 int lsn_archive_put(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, uint64_t *size,
 		    uint32_t *crc, char *reason)
 {
-	char tmp[4096];
+	char path[4096];
 	int rc;
 
 	if (!lsn_archive_configured(a)) {
 		why(reason, "no archive configured");
 		return -ENOTCONN;
 	}
-	rc = export_tmp(a, log, lsn, tmp, sizeof(tmp), size, crc);
+	if (a->dir[0]) {
+		/* With a directory the command gets the archived copy as %p. */
+		rc = put_dir(a, log, lsn, path, sizeof(path), size, crc, reason);
+		if (!rc && a->command[0])
+			rc = put_command(a, log, lsn, path, reason);
+		return rc;
+	}
+	rc = export_tmp(a, log, lsn, path, sizeof(path), size, crc);
 	if (rc) {
 		why(reason, "cannot export snapshot: %s", strerror(-rc));
 		return rc;
 	}
-	if (a->dir[0])
-		rc = put_dir(a, log, lsn, tmp, reason);
-	if (!rc && a->command[0])
-		rc = put_command(a, log, lsn, tmp, reason);
-	unlink(tmp);
+	rc = put_command(a, log, lsn, path, reason);
+	unlink(path);
 	return rc;
 }
 
@@ -515,8 +516,9 @@ int lsn_archive_register(struct lsn_archive *a)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, text, (size_t)len) != len || fsync(fd) != 0)
-		rc = errno ? -errno : -EIO;
+	rc = lsn_write_full(fd, text, (size_t)len);
+	if (!rc && fsync(fd) != 0)
+		rc = -errno;
 	close(fd);
 	if (!rc && rename(tmp, path) != 0)
 		rc = -errno;

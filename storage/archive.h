@@ -12,7 +12,8 @@
  * directory fsynced, so a name present is a complete file.
  *
  * archive_command runs through /bin/sh with %p replaced by the path of a
- * file holding the .snap.zst stream and %f by its archive name
+ * file holding the .snap.zst stream (the archived copy itself when there is
+ * also a directory, else a temporary file) and %f by its archive name
  * "<log>/<lsn20>.snap.zst" (%% is a literal %).  Exit status 0 means
  * archived; anything else is a failure with that status as the reason.
  *

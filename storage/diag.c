@@ -3,16 +3,10 @@
 #include <stdio.h>
 
 static lsn_diag_sink diag_sink;
-static int diag_verbose;
 
 void lsn_diag_set_sink(lsn_diag_sink sink)
 {
 	diag_sink = sink;
-}
-
-void lsn_diag_set_verbose(int verbose)
-{
-	diag_verbose = verbose;
 }
 
 void lsn_diag(enum lsn_diag_level level, const char *fmt, ...)
@@ -20,8 +14,6 @@ void lsn_diag(enum lsn_diag_level level, const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
-	if (level == LSN_DIAG_DEBUG && !diag_verbose)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -10,12 +10,11 @@
 
 #include <stdarg.h>
 
-enum lsn_diag_level { LSN_DIAG_ERR = 3, LSN_DIAG_WARN = 4, LSN_DIAG_INFO = 6, LSN_DIAG_DEBUG = 7 };
+enum lsn_diag_level { LSN_DIAG_ERR = 3, LSN_DIAG_WARN = 4, LSN_DIAG_INFO = 6 };
 
 typedef void (*lsn_diag_sink)(enum lsn_diag_level level, const char *msg);
 
 void lsn_diag_set_sink(lsn_diag_sink sink);
-void lsn_diag_set_verbose(int verbose);
 void lsn_diag(enum lsn_diag_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "storage/crc32c.h"
 #include "storage/diag.h"
+#include "storage/fileio.h"
 #include "storage/snapshot.h"
 #include "storage/store_internal.h"
 
@@ -113,25 +114,6 @@ static int commit_allowed(struct lsn_log *log, uint64_t lsn)
 	return 0;
 }
 
-static int read_full(int fd, unsigned char *buf, size_t len, uint64_t off, size_t *got)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	*got = done;
-	return 0;
-}
-
 static void delete_chunks(rocksdb_writebatch_t *wb, uint32_t id, uint64_t lsn)
 {
 	struct lsn_key lo, hi;
@@ -169,7 +151,7 @@ static int write_chunks(struct lsn_log *log, int fd, uint64_t lsn, struct lsn_sn
 		struct lsn_key k;
 		size_t got = 0, n;
 
-		rc = read_full(fd, raw, LSN_SNAPSHOT_CHUNK, off, &got);
+		rc = lsn_pread_full(fd, raw, LSN_SNAPSHOT_CHUNK, off, &got);
 		if (rc || got == 0)
 			break;
 		n = ZSTD_compress2(cctx, out, bound, raw, got);
@@ -441,23 +423,6 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int lsn_snapshot_export(struct lsn_log *log, uint64_t lsn, int fd, uint64_t *size, uint32_t *crc)
 {
 	struct lsn_store *st = log->store;
@@ -477,7 +442,7 @@ int lsn_snapshot_export(struct lsn_log *log, uint64_t lsn, int fd, uint64_t *siz
 		rc = lsn_zstd_compress("", 0, 1, &frame, &n);
 		if (rc)
 			return rc;
-		rc = write_all(fd, frame, n);
+		rc = lsn_write_full(fd, frame, n);
 		*crc = lsn_crc32c(0, frame, n);
 		*size = n;
 		free(frame);
@@ -492,7 +457,7 @@ int lsn_snapshot_export(struct lsn_log *log, uint64_t lsn, int fd, uint64_t *siz
 		rc = lsn_rdb_get(st->db, st->ro, lsn_key_data(&k), k.len, &v, &vlen);
 		if (rc)
 			return rc == -ENOENT ? -EBADMSG : rc;
-		rc = write_all(fd, v, vlen);
+		rc = lsn_write_full(fd, v, vlen);
 		*crc = lsn_crc32c(*crc, v, vlen);
 		*size += vlen;
 		rocksdb_free(v);
