@@ -21,18 +21,27 @@ SAN       ?=
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) $(WERROR) $(SAN) $(CFLAGS) \
-             -I. $(shell pkg-config --cflags fuse3 rocksdb libzstd 2>/dev/null)
+             -I. $(shell pkg-config --cflags rocksdb libzstd 2>/dev/null)
+# FUSE's headers reach fs/ (and what tests fs/) only: nothing else can include them.
+FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null)
 LDLIBS_CORE = $(shell pkg-config --libs rocksdb libzstd 2>/dev/null) -lpthread -lm
 LDLIBS_FUSE = $(shell pkg-config --libs fuse3 2>/dev/null)
 LDLIBS_TEST = $(shell pkg-config --libs criterion 2>/dev/null)
 
 STORAGE_SRC := $(wildcard storage/*.c)
 TRIM_SRC    := $(wildcard trim/*.c)
+NODE_SRC    := $(wildcard node/*.c)
 FS_SRC      := $(wildcard fs/*.c)
-LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(STORAGE_SRC) $(TRIM_SRC))
+LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(STORAGE_SRC) $(TRIM_SRC) $(NODE_SRC))
 FS_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(FS_SRC))
+FS_LIB_OBJ  := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+# Flags that change the build (WERROR, SAN, OPT, CFLAGS, CC) are written to
+# a stamp that every object depends on: changing one rebuilds everything.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_TEXT  := $(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS)
 
 LIB      := $(BUILD)/liblsnfs.a
 DAEMON   := $(BUILD)/lsnfs
@@ -40,7 +49,7 @@ MKFS     := $(BUILD)/mkfs.lsnfs
 CTL      := $(BUILD)/lsnfsctl
 PROGRAMS := $(DAEMON) $(MKFS) $(CTL)
 
-.PHONY: all deps run test unit mounted asan bench clean install uninstall
+.PHONY: all deps run test unit mounted layers asan bench clean install uninstall FORCE
 
 all: $(PROGRAMS)
 
@@ -56,7 +65,15 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS) >/dev/null; \
 	fi
 
-$(BUILD)/%.o: %.c
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(FLAGS_TEXT)' | cmp -s - $@ || echo '$(FLAGS_TEXT)' > $@
+
+$(BUILD)/fs/%.o: fs/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -73,9 +90,15 @@ $(MKFS): $(BUILD)/mount-helpers/mkfs.o $(LIB)
 $(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(LIB) $(LDLIBS_TEST) $(LDLIBS_CORE)
+
+# The pure parts of fs/ and its xattr table, driven without a mount.
+$(BUILD)/tests/test_fs: tests/unit/test_fs.c $(FS_LIB_OBJ) $(LIB) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(FS_LIB_OBJ) $(LIB) \
+		$(LDLIBS_TEST) $(LDLIBS_FUSE) $(LDLIBS_CORE)
 
 # ---- running -------------------------------------------------------------
 RUN_STORE ?= var/store
@@ -92,7 +115,11 @@ run: deps
 # ---- tests ---------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory WERROR=-Werror all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory WERROR=-Werror unit mounted
+	@$(MAKE) --no-print-directory WERROR=-Werror layers unit mounted
+
+# The structure map: no include or call cycles, layers point one way.
+layers:
+	@python3 tests/tools/layers.py
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2 $(CRITERION_ARGS); done

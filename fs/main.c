@@ -21,7 +21,6 @@
 
 #include "fs/fs.h"
 #include <fuse_lowlevel.h>
-#include "fs/trimmer.h"
 #include "storage/diag.h"
 
 #define MAX_OVERRIDES 16
@@ -187,6 +186,37 @@ static void daemonize_finish(int ready_fd)
 	close(ready_fd);
 }
 
+static void *lsnfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg);
+
+static const struct fuse_operations lsnfs_operations = {
+	.init = lsnfs_init,
+	.getattr = lsnfs_getattr,
+	.readdir = lsnfs_readdir,
+	.mkdir = lsnfs_mkdir,
+	.rmdir = lsnfs_rmdir,
+	.unlink = lsnfs_unlink,
+	.rename = lsnfs_rename,
+	.create = lsnfs_create,
+	.mknod = lsnfs_mknod,
+	.truncate = lsnfs_truncate,
+	.chmod = lsnfs_chmod,
+	.chown = lsnfs_chown,
+	.utimens = lsnfs_utimens,
+	.link = lsnfs_link,
+	.symlink = lsnfs_symlink,
+	.statfs = lsnfs_statfs,
+	.open = lsnfs_open,
+	.read = lsnfs_read,
+	.write = lsnfs_write,
+	.flush = lsnfs_flush,
+	.fsync = lsnfs_fsync,
+	.release = lsnfs_release,
+	.getxattr = lsnfs_getxattr,
+	.setxattr = lsnfs_setxattr,
+	.listxattr = lsnfs_listxattr,
+	.removexattr = lsnfs_removexattr,
+};
+
 static void *lsnfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/* One write(2) of up to 1 MiB arrives as one request. */
@@ -209,14 +239,14 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
-	struct fuse_operations ops = { 0 };
 	struct fuse_loop_config *loop_cfg = NULL;
 	struct cmdline cl = { 0 };
 	struct lsnfs fs = { 0 };
 	struct fuse *fuse = NULL;
 	char fsname[PATH_MAX + 32], abs_store[PATH_MAX], shown[PATH_MAX];
+	struct lsn_store *store = NULL;
 	int ready_fd = -1, rc, ret = 1;
-	bool mounted = false;
+	bool mounted = false, partials_ready = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -262,22 +292,27 @@ int main(int argc, char **argv)
 	if (!opts.foreground && daemonize_start(&ready_fd) != 0)
 		goto out;
 
-	rc = lsn_store_open(abs_store, &fs.store);
+	rc = lsn_store_open(abs_store, &store);
 	if (rc) {
 		fprintf(stderr, "lsnfs: %s: %s\n", abs_store, store_error(rc));
 		goto out;
 	}
-	if (apply_overrides(&cl, fs.store) != 0)
+	if (apply_overrides(&cl, store) != 0) {
+		lsn_store_close(store);
 		goto out;
+	}
+	rc = lsn_node_open(&fs.node, store, NULL); /* the node owns the store now */
+	if (rc) {
+		fprintf(stderr, "lsnfs: %s: %s\n", abs_store, strerror(-rc));
+		goto out;
+	}
+	fs.store = lsn_node_store(fs.node);
 	fs.uid = getuid();
 	fs.gid = getgid();
-	fs.mounted_at_ms = lsnfs_monotonic_ms();
+	lsnfs_partials_init(&fs.partials);
+	partials_ready = true;
 
-	lsnfs_ops_fill(&ops);
-	lsnfs_io_fill(&ops);
-	lsnfs_xattr_fill(&ops);
-	ops.init = lsnfs_init;
-	fuse = fuse_new(&args, &ops, sizeof(ops), &fs);
+	fuse = fuse_new(&args, &lsnfs_operations, sizeof(lsnfs_operations), &fs);
 	if (!fuse)
 		goto out;
 	if (fuse_mount(fuse, opts.mountpoint) != 0)
@@ -289,10 +324,10 @@ int main(int argc, char **argv)
 		openlog("lsnfs", LOG_PID, LOG_DAEMON);
 		lsn_diag_set_sink(syslog_sink);
 	}
-	if (lsnfs_trimmer_start(&fs) != 0)
+	if (lsn_node_start(fs.node) != 0)
 		goto out;
 	lsn_diag(LSN_DIAG_INFO, "mounted %s at %s (mode %s)", abs_store, opts.mountpoint,
-		 lsn_trim_mode_name(lsn_store_config(fs.store)->mode));
+		 lsn_mode_name(lsn_node_mode(fs.node)));
 	if (ready_fd >= 0) {
 		daemonize_finish(ready_fd);
 		ready_fd = -1;
@@ -311,7 +346,6 @@ int main(int argc, char **argv)
 	/* The loop reports the signal that ended it; SIGTERM/SIGINT/SIGHUP are
 	 * the normal way to stop a daemon. */
 	ret = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
-	lsnfs_trimmer_stop(&fs);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	lsn_diag(LSN_DIAG_INFO, "unmounting %s", opts.mountpoint);
 out:
@@ -321,7 +355,9 @@ out:
 		fuse_destroy(fuse);
 	if (loop_cfg)
 		fuse_loop_cfg_destroy(loop_cfg);
-	lsn_store_close(fs.store);
+	lsn_node_free(fs.node); /* stops the workers, closes the store */
+	if (partials_ready)
+		lsnfs_partials_destroy(&fs.partials);
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);
 	free(cl.store);

@@ -20,7 +20,7 @@
 
 #include "storage/config.h"
 
-enum lsn_node {
+enum lsn_path_node {
 	LSN_NODE_ROOT,
 	LSN_NODE_LOG,
 	LSN_NODE_APPEND,
@@ -38,7 +38,7 @@ enum lsn_node {
 #define LSN_STAGING_NAME_MAX 255
 
 struct lsn_path {
-	enum lsn_node node;
+	enum lsn_path_node node;
 	char log[LSN_NAME_MAX + 1];
 	uint64_t lsn;                        /* SEGMENT, INDEX, SNAPSHOT */
 	char name[LSN_STAGING_NAME_MAX + 1]; /* STAGING */

@@ -1,9 +1,11 @@
 /*
  * fs/xattr.c - the user.lsnfs.* extended attributes (SPEC section 5).
  *
- * Values are decimal text without a newline.  Unknown user.lsnfs.* names:
- * ENODATA on get, EINVAL on set; other namespaces: ENOTSUP (the kernel's
- * own security.* probes get that answer too).
+ * One table says, for every attribute, where it lives, how its value is
+ * read and written, and whether listxattr shows it.  Values are decimal
+ * text without a newline.  Unknown user.lsnfs.* names: ENODATA on get,
+ * EINVAL on set; read-only ones: EPERM on set; other namespaces: ENOTSUP
+ * (the kernel's own security.* probes get that answer too).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,13 +13,359 @@
 #include <string.h>
 
 #include "fs/fs.h"
-#include "fs/trimmer.h"
 #include "storage/diag.h"
 
 #define PREFIX "user.lsnfs."
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
-#define HOLD "hold."
 #define VALUE_MAX (PATH_MAX + 1100) /* archive dir + archive_command */
+
+/* Where an attribute lives. */
+enum {
+	AT_ROOT = 1u << 0,
+	AT_LOG = 1u << 1,
+	AT_SNAPSHOT = 1u << 2,
+	AT_SEGMENT = 1u << 3,
+};
+
+/* What one request is about. */
+struct xattr_req {
+	struct lsnfs *fs;
+	const char *path;
+	const struct lsn_path *p;
+	struct lsn_log *log;       /* NULL at the root */
+	const char *arg;           /* the part after a prefix ("hold.NAME": NAME) */
+};
+
+/* A value as written, checked against the attribute's kind. */
+struct xattr_value {
+	char text[64];
+	uint64_t lsn;
+};
+
+/* VALUE_IGNORED: any bytes at all (seal). */
+enum value_kind { VALUE_ANY, VALUE_LSN, VALUE_WORD, VALUE_IGNORED };
+
+struct xattr_def {
+	const char *name;     /* full name after "user.lsnfs.", or a prefix ending in '.' */
+	unsigned at;
+	bool listed;
+	enum value_kind kind; /* of what set takes */
+	int (*get)(const struct xattr_req *r, char *text, size_t cap);
+	int (*set)(const struct xattr_req *r, const struct xattr_value *v); /* NULL: read only */
+	int (*remove)(const struct xattr_req *r);                          /* NULL: EPERM */
+	/* Prefix entries: list the names under the prefix. */
+	int (*list)(const struct xattr_req *r, void (*add)(void *l, const char *name), void *l);
+};
+
+/* ---- getters and setters ----------------------------------------------------- */
+
+static int text_u64(char *text, size_t cap, uint64_t v)
+{
+	snprintf(text, cap, "%llu", (unsigned long long)v);
+	return 0;
+}
+
+static int get_info(const struct xattr_req *r, char *text, size_t cap)
+{
+	struct lsn_log_info info;
+	const char *n = r->arg;
+
+	lsn_log_info(r->log, &info);
+	return text_u64(text, cap, strcmp(n, "first_lsn") == 0  ? info.first_lsn
+				   : strcmp(n, "tail_lsn") == 0 ? info.tail_lsn
+				   : strcmp(n, "trim_point") == 0 ? info.trim_point
+								  : info.persisted_lsn);
+}
+
+static int get_archived_lsn(const struct xattr_req *r, char *text, size_t cap)
+{
+	return text_u64(text, cap, lsn_node_archived_lsn(r->fs->node, r->log));
+}
+
+static int get_decision(const struct xattr_req *r, char *text, size_t cap)
+{
+	struct lsn_trim_decision d;
+	int rc = lsn_node_decide(r->fs->node, r->log, &d);
+
+	if (rc)
+		return rc;
+	if (strcmp(r->arg, "safe_trim_lsn") == 0)
+		return text_u64(text, cap, d.safe_lsn);
+	snprintf(text, cap, "%s",
+		 strcmp(r->arg, "trim_strategy") == 0 ? lsn_trim_strategy_name(d.strategy) : d.reason);
+	return 0;
+}
+
+static int set_persisted(const struct xattr_req *r, const struct xattr_value *v)
+{
+	return lsn_node_set_persisted(r->fs->node, r->log, v->lsn);
+}
+
+static int set_trim(const struct xattr_req *r, const struct xattr_value *v)
+{
+	if (strcmp(v->text, "safe") == 0)
+		return lsn_node_trim_safe(r->fs->node, r->log);
+	uint64_t upto;
+
+	if (lsn_parse_u64(v->text, &upto) != 0) {
+		lsn_diag(LSN_DIAG_WARN, "setxattr %s user.lsnfs.trim refused: '%s' is not an LSN or 'safe'",
+			 r->path, v->text);
+		return -EINVAL;
+	}
+	return lsn_node_trim_to(r->fs->node, r->log, upto);
+}
+
+static int set_seal(const struct xattr_req *r, const struct xattr_value *v)
+{
+	(void)v;
+	return lsn_node_seal(r->fs->node, r->log);
+}
+
+static int get_hold(const struct xattr_req *r, char *text, size_t cap)
+{
+	uint64_t lsn;
+
+	if (lsn_log_hold_get(r->log, r->arg, &lsn) != 0)
+		return -ENODATA;
+	return text_u64(text, cap, lsn);
+}
+
+static int set_hold(const struct xattr_req *r, const struct xattr_value *v)
+{
+	if (!lsn_name_valid(r->arg)) {
+		lsn_diag(LSN_DIAG_WARN,
+			 "setxattr %s user.lsnfs.hold.%s refused: a hold name is 1-64 of [A-Za-z0-9._-], "
+			 "not starting with '.'", r->path, r->arg);
+		return -EINVAL;
+	}
+	return lsn_node_hold_set(r->fs->node, r->log, r->arg, v->lsn);
+}
+
+static int remove_hold(const struct xattr_req *r)
+{
+	int rc = lsn_node_hold_remove(r->fs->node, r->log, r->arg);
+
+	return rc == -ENOENT ? -ENODATA : rc;
+}
+
+static int list_holds(const struct xattr_req *r, void (*add)(void *l, const char *name), void *l)
+{
+	char name[sizeof("hold.") + LSN_NAME_MAX];
+	struct lsn_hold *holds;
+	size_t n;
+
+	if (lsn_log_holds(r->log, &holds, &n) != 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "hold.%s", holds[i].name);
+		add(l, name);
+	}
+	free(holds);
+	return 0;
+}
+
+static int get_mode(const struct xattr_req *r, char *text, size_t cap)
+{
+	snprintf(text, cap, "%s", lsn_mode_name(lsn_node_mode(r->fs->node)));
+	return 0;
+}
+
+static int set_mode(const struct xattr_req *r, const struct xattr_value *v)
+{
+	enum lsn_mode mode;
+
+	if (lsn_mode_parse(v->text, &mode) != 0) {
+		lsn_diag(LSN_DIAG_WARN, "setxattr %s user.lsnfs.mode refused: '%s' is not single or cluster",
+			 r->path, v->text);
+		return -EINVAL;
+	}
+	return lsn_node_set_mode(r->fs->node, mode);
+}
+
+static int get_archive(const struct xattr_req *r, char *text, size_t cap)
+{
+	const struct lsn_config *cfg = lsn_store_config(r->fs->store);
+
+	/* Both may be configured (store and mount): both are used. */
+	if (cfg->archive[0] && cfg->archive_command[0])
+		snprintf(text, cap, "%s; archive_command=%s", cfg->archive, cfg->archive_command);
+	else
+		snprintf(text, cap, "%s", cfg->archive[0] ? cfg->archive : cfg->archive_command);
+	return 0;
+}
+
+static int get_node_id(const struct xattr_req *r, char *text, size_t cap)
+{
+	snprintf(text, cap, "%s", lsn_store_config(r->fs->store)->node_id);
+	return 0;
+}
+
+static int get_snapshot_archived(const struct xattr_req *r, char *text, size_t cap)
+{
+	return lsn_node_snapshot_archived_text(r->fs->node, r->log, r->p->lsn, text, cap);
+}
+
+static int get_segment_blocked(const struct xattr_req *r, char *text, size_t cap)
+{
+	return lsn_node_segment_blocked(r->fs->node, r->log, r->p->lsn, text, cap);
+}
+
+/* ---- the table ------------------------------------------------------------------ */
+
+static const struct xattr_def xattrs[] = {
+	{ "mode", AT_ROOT, true, VALUE_WORD, get_mode, set_mode, NULL, NULL },
+	{ "archive", AT_ROOT, true, VALUE_ANY, get_archive, NULL, NULL, NULL },
+	{ "node_id", AT_ROOT, true, VALUE_ANY, get_node_id, NULL, NULL, NULL },
+	{ "first_lsn", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
+	{ "tail_lsn", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
+	{ "trim_point", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
+	{ "persisted_lsn", AT_LOG, true, VALUE_LSN, get_info, set_persisted, NULL, NULL },
+	{ "archived_lsn", AT_LOG, true, VALUE_ANY, get_archived_lsn, NULL, NULL, NULL },
+	{ "safe_trim_lsn", AT_LOG, true, VALUE_ANY, get_decision, NULL, NULL, NULL },
+	{ "trim_strategy", AT_LOG, true, VALUE_ANY, get_decision, NULL, NULL, NULL },
+	{ "trim_blocked", AT_LOG, true, VALUE_ANY, get_decision, NULL, NULL, NULL },
+	{ "trim", AT_LOG, false, VALUE_WORD, NULL, set_trim, NULL, NULL },
+	{ "seal", AT_LOG, false, VALUE_IGNORED, NULL, set_seal, NULL, NULL },
+	{ "hold.", AT_LOG, false, VALUE_LSN, get_hold, set_hold, remove_hold, list_holds },
+	{ "archived", AT_SNAPSHOT, true, VALUE_ANY, get_snapshot_archived, NULL, NULL, NULL },
+	{ "trim_blocked", AT_SEGMENT, true, VALUE_ANY, get_segment_blocked, NULL, NULL, NULL },
+};
+
+static unsigned where(const struct lsn_path *p)
+{
+	switch (p->node) {
+	case LSN_NODE_ROOT:
+		return AT_ROOT;
+	case LSN_NODE_LOG:
+		return AT_LOG;
+	case LSN_NODE_SNAPSHOT:
+		return AT_SNAPSHOT;
+	case LSN_NODE_SEGMENT:
+		return AT_SEGMENT;
+	default:
+		return 0;
+	}
+}
+
+/* The entry for `name` (after the prefix) at this place; r->arg is set. */
+static const struct xattr_def *lookup(struct xattr_req *r, const char *name)
+{
+	unsigned at = where(r->p);
+
+	for (size_t i = 0; i < sizeof(xattrs) / sizeof(xattrs[0]); i++) {
+		const struct xattr_def *d = &xattrs[i];
+		size_t len = strlen(d->name);
+		bool prefix = d->name[len - 1] == '.';
+
+		if (!(d->at & at))
+			continue;
+		if (prefix ? strncmp(name, d->name, len) == 0 && name[len] : strcmp(name, d->name) == 0) {
+			r->arg = prefix ? name + len : name;
+			return d;
+		}
+	}
+	return NULL;
+}
+
+/* Parse a written value.  One trailing newline is tolerated (the habits of
+ * `echo ... | xargs setfattr`); anything else must be exact. */
+static int parse_value(const struct xattr_def *d, const char *value, size_t size,
+		       struct xattr_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (d->kind == VALUE_IGNORED)
+		return 0;
+	if (size >= sizeof(v->text))
+		return -EINVAL;
+	if (size)
+		memcpy(v->text, value, size);
+	v->text[size] = '\0';
+	if (size > 0 && v->text[size - 1] == '\n')
+		v->text[--size] = '\0';
+	if (strlen(v->text) != size)
+		return -EINVAL; /* an embedded NUL */
+	if (d->kind == VALUE_LSN)
+		return lsn_parse_u64(v->text, &v->lsn);
+	if (d->kind == VALUE_WORD && size == 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int reply(char *value, size_t size, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (size == 0)
+		return (int)n;
+	if (n > size)
+		return -ERANGE;
+	memcpy(value, text, n);
+	return (int)n;
+}
+
+/* ---- the operations ---------------------------------------------------------------- */
+
+int lsnfs_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	char text[VALUE_MAX];
+	const struct xattr_def *d;
+	struct xattr_req r;
+	struct lsn_path p;
+	int rc;
+
+	if (strncmp(name, "user.", 5) != 0)
+		return -ENOTSUP;
+	memset(&r, 0, sizeof(r));
+	r.fs = lsnfs_ctx();
+	r.path = path;
+	r.p = &p;
+	rc = lsnfs_resolve(r.fs, path, &p, &r.log);
+	if (rc)
+		return rc;
+	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
+		return -ENODATA;
+	d = lookup(&r, name + PREFIX_LEN);
+	if (!d || !d->get)
+		return -ENODATA;
+	rc = d->get(&r, text, sizeof(text));
+	return rc ? rc : reply(value, size, text);
+}
+
+int lsnfs_setxattr(const char *path, const char *name, const char *value, size_t size, int flags)
+{
+	const struct xattr_def *d;
+	struct xattr_value v;
+	struct xattr_req r;
+	struct lsn_path p;
+	int rc;
+
+	(void)flags;
+	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
+		return -ENOTSUP;
+	memset(&r, 0, sizeof(r));
+	r.fs = lsnfs_ctx();
+	r.path = path;
+	r.p = &p;
+	rc = lsnfs_resolve(r.fs, path, &p, &r.log);
+	if (rc)
+		return rc;
+	d = lookup(&r, name + PREFIX_LEN);
+	if (!d) {
+		lsn_diag(LSN_DIAG_WARN, "setxattr %s %s refused: no such attribute here", path, name);
+		return -EINVAL;
+	}
+	if (!d->set) {
+		lsn_diag(LSN_DIAG_WARN, "setxattr %s %s refused: read only%s", path, name,
+			 d->at == AT_ROOT ? " (set it with mkfs.lsnfs or -o)" : "");
+		return -EPERM;
+	}
+	if (parse_value(d, value, size, &v) != 0) {
+		lsn_diag(LSN_DIAG_WARN, "setxattr %s %s refused: malformed value '%.*s'", path, name,
+			 (int)(size > 64 ? 64 : size), value);
+		return -EINVAL;
+	}
+	return d->set(&r, &v);
+}
 
 /* A growing list of names for listxattr. */
 struct name_list {
@@ -26,9 +374,10 @@ struct name_list {
 	int rc;
 };
 
-static void list_add(struct name_list *l, const char *name)
+static void list_add(void *arg, const char *name)
 {
-	size_t n = strlen(PREFIX) + strlen(name) + 1;
+	struct name_list *l = arg;
+	size_t n = PREFIX_LEN + strlen(name) + 1;
 
 	if (l->rc)
 		return;
@@ -44,324 +393,62 @@ static void list_add(struct name_list *l, const char *name)
 	l->len += n;
 }
 
-static int reply(char *value, size_t size, const char *text)
-{
-	size_t n = strlen(text);
-
-	if (size == 0)
-		return (int)n;
-	if (n > size)
-		return -ERANGE;
-	memcpy(value, text, n);
-	return (int)n;
-}
-
-static int parse_value(const char *value, size_t size, char *text, size_t cap)
-{
-	if (size >= cap)
-		return -EINVAL;
-	if (size)
-		memcpy(text, value, size);
-	text[size] = '\0';
-	/* Tolerate one trailing newline (echo ... | xargs setfattr habits). */
-	if (size > 0 && text[size - 1] == '\n')
-		text[size - 1] = '\0';
-	return 0;
-}
-
-static int parse_lsn_value(const char *value, size_t size, uint64_t *lsn)
-{
-	char text[32];
-
-	if (parse_value(value, size, text, sizeof(text)) != 0)
-		return -EINVAL;
-	return lsn_parse_u64(text, lsn);
-}
-
-/* ---- log directory ----------------------------------------------------- */
-
-static int log_get(struct lsn_log *log, const char *name, char *text, size_t cap)
-{
-	struct lsn_trim_decision d;
-	struct lsn_log_info info;
-	uint64_t v;
-
-	lsn_log_info(log, &info);
-	if (strcmp(name, "first_lsn") == 0)
-		v = info.first_lsn;
-	else if (strcmp(name, "tail_lsn") == 0)
-		v = info.tail_lsn;
-	else if (strcmp(name, "trim_point") == 0)
-		v = info.trim_point;
-	else if (strcmp(name, "persisted_lsn") == 0)
-		v = info.persisted_lsn;
-	else if (strcmp(name, "archived_lsn") == 0)
-		v = lsnfs_archived_lsn(log);
-	else if (strncmp(name, HOLD, strlen(HOLD)) == 0) {
-		if (lsn_log_hold_get(log, name + strlen(HOLD), &v) != 0)
-			return -ENODATA;
-	} else if (strcmp(name, "safe_trim_lsn") == 0 || strcmp(name, "trim_strategy") == 0 ||
-		   strcmp(name, "trim_blocked") == 0) {
-		lsnfs_trim_decide(log, &d);
-		if (name[0] == 's')
-			v = d.safe_lsn;
-		else {
-			snprintf(text, cap, "%s",
-				 name[5] == 's' ? lsn_trim_strategy_name(d.strategy) : d.reason);
-			return 0;
-		}
-	} else
-		return -ENODATA;
-	snprintf(text, cap, "%llu", (unsigned long long)v);
-	return 0;
-}
-
-static void log_list(struct lsn_log *log, struct name_list *l)
-{
-	static const char *const names[] = { "first_lsn",     "tail_lsn",      "trim_point",
-					      "persisted_lsn", "archived_lsn",  "safe_trim_lsn",
-					      "trim_strategy", "trim_blocked",  NULL };
-	struct lsn_hold *holds;
-	char hold[sizeof(HOLD) + LSN_NAME_MAX];
-	size_t n;
-
-	for (const char *const *p = names; *p; p++)
-		list_add(l, *p);
-	if (lsn_log_holds(log, &holds, &n) != 0) {
-		l->rc = -ENOMEM;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		snprintf(hold, sizeof(hold), HOLD "%s", holds[i].name);
-		list_add(l, hold);
-	}
-	free(holds);
-}
-
-static int log_set(struct lsn_log *log, const char *name, const char *value, size_t size)
-{
-	char text[64];
-	uint64_t lsn;
-	int rc;
-
-	if (strcmp(name, "seal") == 0)
-		return lsn_log_seal(log);
-	if (strcmp(name, "trim") == 0) {
-		if (parse_value(value, size, text, sizeof(text)) != 0)
-			return -EINVAL;
-		return lsnfs_trim_to(log, text);
-	}
-	if (strcmp(name, "persisted_lsn") == 0) {
-		if (parse_lsn_value(value, size, &lsn) != 0)
-			return -EINVAL;
-		rc = lsn_log_set_persisted(log, lsn);
-		if (rc == -EINVAL) {
-			struct lsn_log_info info;
-			lsn_log_info(log, &info);
-			lsn_diag(LSN_DIAG_WARN,
-				 "log %s: persisted_lsn %llu refused: must be >= %llu (never decreases) and <= tail %llu",
-				 lsn_log_name(log), (unsigned long long)lsn,
-				 (unsigned long long)info.persisted_lsn,
-				 (unsigned long long)info.tail_lsn);
-		}
-		return rc;
-	}
-	if (strncmp(name, HOLD, strlen(HOLD)) == 0) {
-		if (!lsn_name_valid(name + strlen(HOLD)) || parse_lsn_value(value, size, &lsn) != 0)
-			return -EINVAL;
-		return lsn_log_hold_set(log, name + strlen(HOLD), lsn);
-	}
-	if (strcmp(name, "first_lsn") == 0 || strcmp(name, "tail_lsn") == 0 ||
-	    strcmp(name, "trim_point") == 0 || strcmp(name, "archived_lsn") == 0 ||
-	    strcmp(name, "safe_trim_lsn") == 0 || strcmp(name, "trim_strategy") == 0 ||
-	    strcmp(name, "trim_blocked") == 0) {
-		lsn_diag(LSN_DIAG_WARN, "log %s: user.lsnfs.%s is read only", lsn_log_name(log), name);
-		return -EPERM;
-	}
-	return -EINVAL;
-}
-
-/* ---- mount root ------------------------------------------------------- */
-
-static int root_get(const char *name, char *text, size_t cap)
-{
-	const struct lsn_config *cfg = lsn_store_config(lsnfs_ctx()->store);
-
-	if (strcmp(name, "mode") == 0)
-		snprintf(text, cap, "%s", lsn_trim_mode_name(cfg->mode));
-	else if (strcmp(name, "archive") == 0) {
-		/* Both may be configured (store and mount): both are used. */
-		if (cfg->archive[0] && cfg->archive_command[0])
-			snprintf(text, cap, "%s; archive_command=%s", cfg->archive, cfg->archive_command);
-		else
-			snprintf(text, cap, "%s", cfg->archive[0] ? cfg->archive : cfg->archive_command);
-	}
-	else if (strcmp(name, "node_id") == 0)
-		snprintf(text, cap, "%s", cfg->node_id);
-	else
-		return -ENODATA;
-	return 0;
-}
-
-static int root_set(const char *name, const char *value, size_t size)
-{
-	enum lsn_mode mode;
-	char text[32];
-
-	if (strcmp(name, "mode") == 0) {
-		if (parse_value(value, size, text, sizeof(text)) != 0 ||
-		    lsn_trim_mode_parse(text, &mode) != 0)
-			return -EINVAL;
-		return lsnfs_set_mode(mode);
-	}
-	if (strcmp(name, "archive") == 0 || strcmp(name, "node_id") == 0) {
-		lsn_diag(LSN_DIAG_WARN, "user.lsnfs.%s is read only (set it with mkfs.lsnfs or -o)", name);
-		return -EPERM;
-	}
-	return -EINVAL;
-}
-
-/* ---- dispatch ---------------------------------------------------------- */
-
-static int lsnfs_getxattr(const char *path, const char *name, char *value, size_t size)
-{
-	char text[VALUE_MAX];
-	struct lsn_log *log;
-	struct lsn_path p;
-	int rc;
-
-	if (strncmp(name, "user.", 5) != 0)
-		return -ENOTSUP;
-	rc = lsnfs_resolve(path, &p, &log);
-	if (rc)
-		return rc;
-	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
-		return -ENODATA;
-	name += PREFIX_LEN;
-	switch (p.node) {
-	case LSN_NODE_ROOT:
-		rc = root_get(name, text, sizeof(text));
-		break;
-	case LSN_NODE_LOG:
-		rc = log_get(log, name, text, sizeof(text));
-		break;
-	case LSN_NODE_SNAPSHOT:
-		if (strcmp(name, "archived") != 0)
-			return -ENODATA;
-		rc = lsnfs_snapshots_archived_text(log, &p, text, sizeof(text));
-		break;
-	case LSN_NODE_SEGMENT:
-		if (strcmp(name, "trim_blocked") != 0)
-			return -ENODATA;
-		rc = lsnfs_trim_segment_blocked(log, p.lsn, text, sizeof(text));
-		break;
-	default:
-		return -ENODATA;
-	}
-	return rc ? rc : reply(value, size, text);
-}
-
-static int lsnfs_setxattr(const char *path, const char *name, const char *value, size_t size,
-			  int flags)
-{
-	struct lsn_log *log;
-	struct lsn_path p;
-	int rc;
-
-	(void)flags;
-	if (strncmp(name, "user.", 5) != 0)
-		return -ENOTSUP;
-	rc = lsnfs_resolve(path, &p, &log);
-	if (rc)
-		return rc;
-	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
-		return -ENOTSUP;
-	name += PREFIX_LEN;
-	switch (p.node) {
-	case LSN_NODE_ROOT:
-		rc = root_set(name, value, size);
-		break;
-	case LSN_NODE_LOG:
-		rc = log_set(log, name, value, size);
-		break;
-	case LSN_NODE_SNAPSHOT:
-	case LSN_NODE_SEGMENT:
-		rc = (strcmp(name, "archived") == 0 || strcmp(name, "trim_blocked") == 0) ? -EPERM
-											  : -EINVAL;
-		break;
-	default:
-		rc = -EINVAL;
-	}
-	if (rc == -EINVAL)
-		lsn_diag(LSN_DIAG_WARN, "setxattr %s user.lsnfs.%s refused: unknown name or malformed value",
-			 path, name);
-	return rc;
-}
-
-static int lsnfs_listxattr(const char *path, char *list, size_t size)
+int lsnfs_listxattr(const char *path, char *list, size_t size)
 {
 	struct name_list l = { .buf = list, .size = size };
-	struct lsn_log *log;
+	struct xattr_req r;
 	struct lsn_path p;
+	unsigned at;
 	int rc;
 
-	rc = lsnfs_resolve(path, &p, &log);
+	memset(&r, 0, sizeof(r));
+	r.fs = lsnfs_ctx();
+	r.path = path;
+	r.p = &p;
+	rc = lsnfs_resolve(r.fs, path, &p, &r.log);
 	if (rc)
 		return rc;
-	switch (p.node) {
-	case LSN_NODE_ROOT:
-		list_add(&l, "mode");
-		list_add(&l, "archive");
-		list_add(&l, "node_id");
-		break;
-	case LSN_NODE_LOG:
-		log_list(log, &l);
-		break;
-	case LSN_NODE_SNAPSHOT:
-		list_add(&l, "archived");
-		break;
-	case LSN_NODE_SEGMENT:
-		list_add(&l, "trim_blocked");
-		break;
-	default:
-		break;
+	at = where(&p);
+	for (size_t i = 0; i < sizeof(xattrs) / sizeof(xattrs[0]); i++) {
+		const struct xattr_def *d = &xattrs[i];
+
+		if (!(d->at & at))
+			continue;
+		if (d->listed)
+			list_add(&l, d->name);
+		if (d->list && (rc = d->list(&r, list_add, &l)) != 0)
+			return rc;
 	}
 	return l.rc ? l.rc : (int)l.len;
 }
 
-static int lsnfs_removexattr(const char *path, const char *name)
+int lsnfs_removexattr(const char *path, const char *name)
 {
-	struct lsn_log *log;
+	const struct xattr_def *d;
+	struct xattr_req r;
 	struct lsn_path p;
+	char text[VALUE_MAX];
 	int rc;
 
 	if (strncmp(name, "user.", 5) != 0)
 		return -ENOTSUP;
-	rc = lsnfs_resolve(path, &p, &log);
+	memset(&r, 0, sizeof(r));
+	r.fs = lsnfs_ctx();
+	r.path = path;
+	r.p = &p;
+	rc = lsnfs_resolve(r.fs, path, &p, &r.log);
 	if (rc)
 		return rc;
-	if (strncmp(name, PREFIX HOLD, PREFIX_LEN + strlen(HOLD)) == 0 && p.node == LSN_NODE_LOG) {
-		rc = lsn_log_hold_remove(log, name + PREFIX_LEN + strlen(HOLD));
-		return rc == -ENOENT ? -ENODATA : rc;
-	}
-	if (strncmp(name, PREFIX, PREFIX_LEN) == 0) {
-		char text[VALUE_MAX];
-		/* Known attributes cannot be removed; unknown ones do not exist. */
-		if ((p.node == LSN_NODE_LOG && log_get(log, name + PREFIX_LEN, text, sizeof(text)) == 0) ||
-		    (p.node == LSN_NODE_ROOT && root_get(name + PREFIX_LEN, text, sizeof(text)) == 0)) {
-			lsn_diag(LSN_DIAG_WARN, "removexattr %s %s refused: only hold.NAME can be removed",
-				 path, name);
-			return -EPERM;
-		}
+	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
 		return -ENODATA;
-	}
-	return -ENODATA;
-}
-
-void lsnfs_xattr_fill(struct fuse_operations *ops)
-{
-	ops->getxattr = lsnfs_getxattr;
-	ops->setxattr = lsnfs_setxattr;
-	ops->listxattr = lsnfs_listxattr;
-	ops->removexattr = lsnfs_removexattr;
+	d = lookup(&r, name + PREFIX_LEN);
+	if (!d)
+		return -ENODATA;
+	if (d->remove)
+		return d->remove(&r);
+	/* Known attributes cannot be removed; write-only ones do not exist. */
+	if (!d->get || d->get(&r, text, sizeof(text)) != 0)
+		return -ENODATA;
+	lsn_diag(LSN_DIAG_WARN, "removexattr %s %s refused: only hold.NAME can be removed", path, name);
+	return -EPERM;
 }

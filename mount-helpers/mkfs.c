@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("mkfs.lsnfs: created %s store in %s (node %s, segment size %llu%s%s)\n",
-	       lsn_trim_mode_name(cfg.mode), argv[optind], cfg.node_id,
+	       lsn_mode_name(cfg.mode), argv[optind], cfg.node_id,
 	       (unsigned long long)cfg.segment_size, cfg.archive[0] ? ", archive " : "", cfg.archive);
 	return 0;
 }

@@ -56,6 +56,9 @@ int lsn_archive_present(struct lsn_archive *a, const char *log, uint64_t lsn, ui
 int lsn_archive_remove(struct lsn_archive *a, const char *log, uint64_t lsn);
 /* LSNs of <dir>/<log>/ *.snap.zst, sorted; free(). */
 int lsn_archive_list(struct lsn_archive *a, const char *log, uint64_t **lsns, size_t *n);
+/* Content size of an archived snapshot from its frame headers (no
+ * decompression); -ENOTSUP when a frame does not say (then fetch). */
+int lsn_archive_content_size(struct lsn_archive *a, const char *log, uint64_t lsn, uint64_t *size);
 /* Decompress an archived snapshot into an unlinked temporary file. */
 int lsn_archive_fetch(struct lsn_archive *a, const char *log, uint64_t lsn, int *fd,
 		      uint64_t *size);

@@ -9,6 +9,24 @@
 const char *const lsn_config_stored_keys[] = { "mode", "node_id", "archive", "segment_size",
 						NULL };
 
+const char *lsn_mode_name(enum lsn_mode m)
+{
+	return m == LSN_MODE_CLUSTER ? "cluster" : m == LSN_MODE_SINGLE ? "single" : "unknown";
+}
+
+int lsn_mode_parse(const char *text, enum lsn_mode *out)
+{
+	if (!text || !out)
+		return -EINVAL;
+	if (strcmp(text, "single") == 0)
+		*out = LSN_MODE_SINGLE;
+	else if (strcmp(text, "cluster") == 0)
+		*out = LSN_MODE_CLUSTER;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 void lsn_config_defaults(struct lsn_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -73,7 +91,7 @@ int lsn_config_set(struct lsn_config *cfg, const char *key, const char *value, c
 	uint64_t v;
 
 	if (strcmp(key, "mode") == 0) {
-		if (lsn_trim_mode_parse(value, &cfg->mode) != 0)
+		if (lsn_mode_parse(value, &cfg->mode) != 0)
 			return why_set(why, "%s must be single or cluster, not '%s'", key, value);
 	} else if (strcmp(key, "node_id") == 0) {
 		if (!lsn_name_valid(value))
@@ -120,7 +138,7 @@ int lsn_config_set(struct lsn_config *cfg, const char *key, const char *value, c
 int lsn_config_get(const struct lsn_config *cfg, const char *key, char *buf, size_t n)
 {
 	if (strcmp(key, "mode") == 0)
-		snprintf(buf, n, "%s", lsn_trim_mode_name(cfg->mode));
+		snprintf(buf, n, "%s", lsn_mode_name(cfg->mode));
 	else if (strcmp(key, "node_id") == 0)
 		snprintf(buf, n, "%s", cfg->node_id);
 	else if (strcmp(key, "archive") == 0)

@@ -13,14 +13,21 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "trim/trim.h"
 
 #define LSN_NAME_MAX 64
 #define LSN_RECORD_MAX (1020u * 1024u) /* 1,044,480 bytes: SPEC section 2 */
 #define LSN_SEGMENT_SIZE_MIN 4096ull
 #define LSN_SEGMENT_SIZE_MAX (1ull << 40)
+
+/* Single-node or cluster mode (SPEC section 5), as persisted in the store. */
+enum lsn_mode { LSN_MODE_SINGLE = 0, LSN_MODE_CLUSTER = 1 };
+
+const char *lsn_mode_name(enum lsn_mode m);
+/* 0 and *out set on "single"/"cluster"; -EINVAL otherwise (*out untouched). */
+int lsn_mode_parse(const char *text, enum lsn_mode *out);
 
 struct lsn_config {
 	enum lsn_mode mode;

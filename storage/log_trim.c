@@ -1,8 +1,10 @@
 /*
  * storage/log_trim.c - removing whole segments from the front of a log.
  *
- * The decision is the caller's planner (the trim engine, trim/), run under
- * the log's lock on a consistent view; storage only carries it out.  The
+ * The decision is the caller's (node/ asks the trim engine, trim/, on a
+ * read-only view); storage only carries it out, and refuses when the log
+ * changed under the decision (-ESTALE).  No callback runs under the log's
+ * lock.  The
  * removal of any number of segments is one WriteBatch: their 'S' keys and
  * a range deletion of their 'B' and 'X' keys.  After a crash each segment is
  * therefore fully there or fully gone, and the trim point (the first
@@ -40,41 +42,89 @@ static void compact_removed(struct lsn_store *st, uint32_t id, uint64_t first, u
 	}
 }
 
-int lsn_log_trim(struct lsn_log *log, lsn_trim_planner planner, void *ctx, size_t *n_removed_out)
+int lsn_log_view(struct lsn_log *log, unsigned flags, struct lsn_log_view *view)
 {
-	struct lsn_store *st = log->store;
-	rocksdb_writebatch_t *wb = NULL;
-	struct lsn_trim_view view;
-	uint64_t first = 0, last_first = 0;
-	size_t n = 0;
-	int rc;
+	struct lsn_hold *holds = NULL;
+	struct lsn_segment_info *segs = NULL;
+	size_t n_holds, n_segs;
+	int rc = 0;
 
-	if (n_removed_out)
-		*n_removed_out = 0;
+	memset(view, 0, sizeof(*view));
 	pthread_mutex_lock(&log->lock);
 	if (log->removed) {
 		rc = -ENOENT;
 		goto out;
 	}
-	view.segments = log->segs;
-	view.n_segments = log->n_segs;
-	view.tail_lsn = lsn_log_active(log)->last_lsn;
-	view.trim_point = log->segs[0].first_lsn - 1;
-	view.persisted_lsn = log->persisted_lsn;
-	view.holds = log->holds;
-	view.n_holds = log->n_holds;
-	rc = planner(ctx, &view, &n);
-	if (rc || n == 0)
+	n_holds = log->n_holds;
+	n_segs = log->n_segs;
+	/* One allocation each, sized under the lock: the copy is all it holds. */
+	holds = malloc((n_holds + 1) * sizeof(*holds));
+	if ((flags & LSN_VIEW_SEGMENTS) && holds)
+		segs = malloc(n_segs * sizeof(*segs));
+	if (!holds || ((flags & LSN_VIEW_SEGMENTS) && !segs)) {
+		rc = -ENOMEM;
 		goto out;
+	}
+	if (n_holds)
+		memcpy(holds, log->holds, n_holds * sizeof(*holds));
+	if (segs)
+		memcpy(segs, log->segs, n_segs * sizeof(*segs));
+	view->first_lsn = log->segs[0].first_lsn;
+	view->trim_point = log->segs[0].first_lsn - 1;
+	view->tail_lsn = lsn_log_active(log)->last_lsn;
+	view->persisted_lsn = log->persisted_lsn;
+	for (size_t i = 0; i < n_segs; i++)
+		view->retained_bytes += log->segs[i].bytes;
+	view->holds = holds;
+	view->n_holds = n_holds;
+	view->segments = segs;
+	view->n_segments = n_segs;
+	holds = NULL;
+	segs = NULL;
+out:
+	pthread_mutex_unlock(&log->lock);
+	free(holds);
+	free(segs);
+	return rc;
+}
+
+void lsn_log_view_release(struct lsn_log_view *view)
+{
+	if (!view)
+		return;
+	free(view->holds);
+	free(view->segments);
+	memset(view, 0, sizeof(*view));
+}
+
+int lsn_log_trim_prefix(struct lsn_log *log, uint64_t expect_first_lsn, size_t n,
+			uint64_t *trimmed_to)
+{
+	struct lsn_store *st = log->store;
+	rocksdb_writebatch_t *wb = NULL;
+	uint64_t first = 0, last_first = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&log->lock);
+	if (log->removed) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (log->segs[0].first_lsn != expect_first_lsn) {
+		rc = -ESTALE;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		/* Defence in depth: storage never drops the active segment. */
 		if (i >= log->n_segs - 1 || !log->segs[i].sealed) {
-			lsn_diag(LSN_DIAG_ERR, "log %s: trim planner asked for an unsealed segment",
+			lsn_diag(LSN_DIAG_ERR, "log %s: a trim asked for an unsealed segment",
 				 log->name);
 			rc = -EPERM;
 			goto out;
 		}
 	}
+	if (n == 0)
+		goto out;
 	first = log->segs[0].first_lsn;
 	last_first = log->segs[n - 1].first_lsn;
 	wb = rocksdb_writebatch_create();
@@ -94,9 +144,9 @@ int lsn_log_trim(struct lsn_log *log, lsn_trim_planner planner, void *ctx, size_
 		goto out;
 	memmove(log->segs, log->segs + n, (log->n_segs - n) * sizeof(*log->segs));
 	log->n_segs -= n;
-	if (n_removed_out)
-		*n_removed_out = n;
 out:
+	if (trimmed_to && rc == 0)
+		*trimmed_to = log->segs[0].first_lsn - 1;
 	pthread_mutex_unlock(&log->lock);
 	if (wb)
 		rocksdb_writebatch_destroy(wb);

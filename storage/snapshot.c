@@ -63,24 +63,6 @@ static int meta_decode(uint64_t lsn, const unsigned char *v, size_t len,
 	return 0;
 }
 
-int lsn_staging_dir(struct lsn_log *log, char *buf, size_t n)
-{
-	const char *root = lsn_store_path(log->store);
-	int len;
-
-	len = snprintf(buf, n, "%s/staging", root);
-	if (len < 0 || (size_t)len >= n)
-		return -ENAMETOOLONG;
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	len = snprintf(buf, n, "%s/staging/%u", root, log->id);
-	if (len < 0 || (size_t)len >= n)
-		return -ENAMETOOLONG;
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int lsn_snapshot_get(struct lsn_log *log, uint64_t lsn, struct lsn_snapshot_info *info)
 {
 	struct lsn_store *st = log->store;

@@ -2,8 +2,8 @@
  * storage/snapshot.h - committed snapshots of a log's consumer state and
  * their staging files.
  *
- * Staging files are plain files in STORE/staging/<log id>/ (a partially
- * written file is just a file, like on any filesystem).  Committing one
+ * Staging files are plain files in STORE/staging/<log id>/ (storage/
+ * staging.h; a partially written file is just a file).  Committing one
  * under an LSN reads it in 1 MiB chunks, compresses each chunk into an
  * independent zstd frame (with content checksum) under 'Q' <id> <lsn>
  * <chunk>, and only then writes the 'P' <id> <lsn> record that makes the
@@ -14,9 +14,13 @@
  *
  * 'P' value: u64 size, i64 mtime_ns, u32 crc32c(content), u32 chunks,
  *            u32 archived (0/1), u64 archive_size, u32 archive_crc.
- * The archived mark is only a claim until verified (fs/archiver.c).
+ * The archived mark is only a claim until verified (node/archiver.c).
  *
- * Thread safety: as store.h; commits and removals take the log's lock.
+ * Thread safety: as store.h.  Commits, removals and archived marks are
+ * serialised per log by the log's snap_lock (a commit compresses for a long
+ * time and must not hold the log's lock meanwhile); a commit takes the
+ * log's lock only briefly, to check its LSN against the trim point and
+ * tail and to write the record that makes the snapshot exist.
  */
 #ifndef LSN_SNAPSHOT_H
 #define LSN_SNAPSHOT_H
@@ -38,9 +42,6 @@ struct lsn_snapshot_info {
 	uint64_t archive_size;  /* bytes of the archived .zst */
 	uint32_t archive_crc;   /* crc32c of the archived .zst */
 };
-
-/* Directory holding this log's staging files (created on demand). */
-int lsn_staging_dir(struct lsn_log *log, char *buf, size_t n);
 
 /*
  * Commit staging file `path` as snapshot `lsn`.  -EINVAL unless

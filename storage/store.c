@@ -3,6 +3,7 @@
  * and the table of logs.  Appends, reads and trims are in log_*.c.
  */
 #include <dirent.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,14 +20,6 @@
 
 #define STORE_MARKER "lsnfs.store"
 #define STORE_FORMAT "lsnfs store format 1\n"
-
-int64_t lsn_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static char *path_join(const char *dir, const char *name)
 {
@@ -412,6 +405,7 @@ int lsn_store_open(const char *dir, struct lsn_store **out)
 	rc = store_load_config(st);
 	if (rc)
 		goto out;
+	atomic_store(&st->mode, (int)st->cfg.mode);
 	rc = store_load_next_id(st);
 	if (rc)
 		goto out;
@@ -452,52 +446,6 @@ void lsn_store_close(struct lsn_store *store)
 	store_free(store);
 }
 
-static int store_poison(struct lsn_store *st, int rc, const char *what)
-{
-	int expected = 0;
-
-	if (rc == -EINVAL || rc == -ENOMEM || rc == -ENOENT)
-		return rc; /* the request was bad, the store is fine */
-	if (atomic_compare_exchange_strong(&st->failed, &expected, rc))
-		lsn_diag(LSN_DIAG_ERR,
-			 "%s failed: %s; the store is read-only from now on: free the space or fix the "
-			 "device, then remount (every acknowledged record is safe)",
-			 what, strerror(-rc));
-	return rc;
-}
-
-int lsn_store_write(struct lsn_store *st, const rocksdb_writeoptions_t *wo,
-		    rocksdb_writebatch_t *wb, const char *what)
-{
-	int rc = atomic_load(&st->failed);
-
-	if (rc)
-		return rc;
-	rc = lsn_rdb_write(st->db, wo, wb, what);
-	return rc ? store_poison(st, rc, what) : 0;
-}
-
-int lsn_store_sync(struct lsn_store *st)
-{
-	int rc = atomic_load(&st->failed);
-	char *err = NULL;
-
-	if (rc)
-		return rc;
-	rocksdb_flush_wal(st->db, 1, &err);
-	return err ? store_poison(st, lsn_rdb_errno(err, "sync"), "sync") : 0;
-}
-
-const struct lsn_config *lsn_store_config(const struct lsn_store *store)
-{
-	return &store->cfg;
-}
-
-const char *lsn_store_path(const struct lsn_store *store)
-{
-	return store->path;
-}
-
 int lsn_store_override(struct lsn_store *store, const char *key, const char *value, char *why)
 {
 	int rc = lsn_config_set(&store->cfg, key, value, why);
@@ -512,11 +460,11 @@ int lsn_store_set_mode(struct lsn_store *store, enum lsn_mode mode)
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	int rc;
 
-	put_config(wb, "mode", lsn_trim_mode_name(mode));
+	put_config(wb, "mode", lsn_mode_name(mode));
 	rc = lsn_store_write(store, store->wo_sync, wb, "set mode");
 	rocksdb_writebatch_destroy(wb);
 	if (!rc)
-		store->cfg.mode = mode;
+		atomic_store(&store->mode, (int)mode);
 	return rc;
 }
 
@@ -682,11 +630,3 @@ int lsn_store_list_logs(struct lsn_store *store, char ***names, size_t *n)
 	return 0;
 }
 
-void lsn_names_free(char **names, size_t n)
-{
-	if (!names)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}

@@ -89,9 +89,13 @@ void lsn_store_close(struct lsn_store *store);
 const struct lsn_config *lsn_store_config(const struct lsn_store *store);
 /* Per-mount override of one config key (not persisted).  See config.h. */
 int lsn_store_override(struct lsn_store *store, const char *key, const char *value, char *why);
-/* Persist a new mode (the caller has checked the guard). */
+/* Persist a new mode (the caller has checked the guard); lsn_store_mode()
+ * reads the live one from any thread (config's mode is the one at open). */
 int lsn_store_set_mode(struct lsn_store *store, enum lsn_mode mode);
+enum lsn_mode lsn_store_mode(const struct lsn_store *store);
 const char *lsn_store_path(const struct lsn_store *store);
+/* STORE/tmp: scratch files of the store (archive copies in flight). */
+int lsn_store_tmpdir(const struct lsn_store *store, char *buf, size_t n);
 
 /* ---- logs -------------------------------------------------------------- */
 
@@ -148,27 +152,41 @@ int lsn_log_hold_remove(struct lsn_log *log, const char *name);
 /* Copy of the holds, sorted by name; free() it. */
 int lsn_log_holds(struct lsn_log *log, struct lsn_hold **holds, size_t *n);
 
-/* ---- trimming ----------------------------------------------------------- */
-
-/* What a trim planner sees, consistent under the log's lock. */
-struct lsn_trim_view {
-	const struct lsn_segment_info *segments; /* oldest first; last is active */
-	size_t n_segments;
-	uint64_t tail_lsn;
-	uint64_t trim_point;
-	uint64_t persisted_lsn;
-	const struct lsn_hold *holds;
-	size_t n_holds;
-};
+/* ---- a read-only view, and trimming ------------------------------------ */
 
 /*
- * The planner decides, under the log's lock, how many leading segments go:
- * it returns 0 with *n_remove set, or a negative errno to refuse (nothing
- * changes).  The removal is one atomic batch; the freed range is then
- * compacted so the space comes back.  *n_removed_out (may be NULL) gets the
- * count actually removed.
+ * A consistent copy of what the trim rules look at, taken under the log's
+ * lock for as long as the copy takes and nothing else: queries (getfattr
+ * of safe_trim_lsn, status) read a view and never write.  The segment
+ * table is copied only when asked for (it is the one part that grows with
+ * the log).  Release with lsn_log_view_release(); safe on a zeroed view.
  */
-typedef int (*lsn_trim_planner)(void *ctx, const struct lsn_trim_view *view, size_t *n_remove);
-int lsn_log_trim(struct lsn_log *log, lsn_trim_planner planner, void *ctx, size_t *n_removed_out);
+struct lsn_log_view {
+	uint64_t first_lsn;     /* oldest retained LSN (trim_point + 1) */
+	uint64_t tail_lsn;      /* 0 if nothing was ever appended */
+	uint64_t trim_point;
+	uint64_t persisted_lsn;
+	uint64_t retained_bytes;
+	struct lsn_hold *holds; /* sorted by name */
+	size_t n_holds;
+	struct lsn_segment_info *segments; /* oldest first, last is active; NULL unless asked */
+	size_t n_segments;
+};
+#define LSN_VIEW_SEGMENTS 1u
+int lsn_log_view(struct lsn_log *log, unsigned flags, struct lsn_log_view *view);
+void lsn_log_view_release(struct lsn_log_view *view);
+
+/*
+ * Remove the `n` oldest segments, which the caller has decided may go
+ * (node/ asks the trim engine on a view).  Refused with -ESTALE, nothing
+ * changed, when the log no longer starts at `expect_first_lsn` (another
+ * trim came first) and with -EPERM when one of them is not sealed or is
+ * the active segment (defence in depth).  One atomic batch: after a crash
+ * each segment is fully there or fully gone; the freed range is then
+ * compacted so the space comes back.  *trimmed_to (may be NULL) gets the
+ * new trim point.
+ */
+int lsn_log_trim_prefix(struct lsn_log *log, uint64_t expect_first_lsn, size_t n,
+			uint64_t *trimmed_to);
 
 #endif

@@ -76,6 +76,8 @@ struct lsn_store {
 	 * write error its WAL writer must not be used again (Debian's build
 	 * asserts), so the store turns read-only until it is reopened. */
 	_Atomic int failed;
+	/* The live mode (enum lsn_mode); cfg.mode is the one at open. */
+	_Atomic int mode;
 
 	pthread_rwlock_t logs_lock;      /* the logs array */
 	struct lsn_log **logs;           /* sorted by name, includes removed */

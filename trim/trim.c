@@ -39,36 +39,23 @@ const char *lsn_trim_strategy_name(enum lsn_trim_strategy s)
 	return "unknown";
 }
 
-const char *lsn_trim_mode_name(enum lsn_mode m)
+const char *lsn_trim_mode_name(enum lsn_trim_mode m)
 {
 	switch (m) {
-	case LSN_MODE_SINGLE:
+	case LSN_TRIM_MODE_SINGLE:
 		return "single";
-	case LSN_MODE_CLUSTER:
+	case LSN_TRIM_MODE_CLUSTER:
 		return "cluster";
 	}
 	return "unknown";
 }
 
-int lsn_trim_mode_parse(const char *text, enum lsn_mode *out)
-{
-	if (!text || !out)
-		return -EINVAL;
-	if (strcmp(text, "single") == 0)
-		*out = LSN_MODE_SINGLE;
-	else if (strcmp(text, "cluster") == 0)
-		*out = LSN_MODE_CLUSTER;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-enum lsn_trim_strategy lsn_trim_strategy_for(enum lsn_mode mode, bool archive_configured,
+enum lsn_trim_strategy lsn_trim_strategy_for(enum lsn_trim_mode mode, bool archive_configured,
 					     bool other_nodes_seen)
 {
 	if (archive_configured)
 		return LSN_TRIM_ARCHIVED;
-	if (mode == LSN_MODE_SINGLE && !other_nodes_seen)
+	if (mode == LSN_TRIM_MODE_SINGLE && !other_nodes_seen)
 		return LSN_TRIM_PERSISTED;
 	return LSN_TRIM_NONE;
 }
@@ -165,7 +152,7 @@ static void lsn_trim_describe(const struct lsn_trim_input *in, enum lsn_trim_str
 		else
 			lsn_trim_say(reason, "persisted: consumer persisted %" PRIu64 " of tail %" PRIu64,
 				     in->persisted_lsn, tail);
-	} else if (in->mode == LSN_MODE_CLUSTER) {
+	} else if (in->mode == LSN_TRIM_MODE_CLUSTER) {
 		lsn_trim_say(reason,
 			     "strategy none: cluster mode needs a snapshot archive; nothing is trimmed");
 	} else {
@@ -227,7 +214,7 @@ void lsn_trim_decide(const struct lsn_trim_input *in, struct lsn_trim_decision *
 	out->safe_lsn = safe;
 
 	/* Data below the trim point is gone: without a covering archive no node can seed. */
-	if ((in->mode == LSN_MODE_CLUSTER || in->other_nodes_seen) &&
+	if ((in->mode == LSN_TRIM_MODE_CLUSTER || in->other_nodes_seen) &&
 	    in->trim_point > in->archived_lsn) {
 		lsn_trim_add(out->reason,
 			     "%sWARNING: trim point %" PRIu64
@@ -317,7 +304,7 @@ int lsn_trim_plan_segment(const struct lsn_trim_decision *decision,
 	return 0;
 }
 
-int lsn_trim_check_mode_switch(enum lsn_mode from, enum lsn_mode to, bool archive_configured,
+int lsn_trim_check_mode_switch(enum lsn_trim_mode from, enum lsn_trim_mode to, bool archive_configured,
 			       const struct lsn_trim_log_cover *logs, size_t n_logs, char *reason)
 {
 	char scratch[LSN_TRIM_REASON_MAX];
@@ -327,7 +314,7 @@ int lsn_trim_check_mode_switch(enum lsn_mode from, enum lsn_mode to, bool archiv
 	reason[0] = '\0';
 	if (from == to)
 		return 0;
-	if (to == LSN_MODE_SINGLE) {
+	if (to == LSN_TRIM_MODE_SINGLE) {
 		lsn_trim_say(reason, "switching back to single mode is refused: a cluster node never "
 				     "trims by persisted position again");
 		return -EPERM;

@@ -5,8 +5,8 @@
  * ------
  * The engine answers one question per log: "what is the highest LSN that
  * may be removed right now, and if that is less than asked for, why?"
- * It owns no storage and performs no I/O; callers (fs/, the auto-trimmer,
- * lsnfsctl via xattrs) gather the facts into a struct lsn_trim_input and
+ * It owns no storage and performs no I/O; callers (node/: every trim request and
+ * the auto-trimmer) gather the facts into a struct lsn_trim_input and
  * act on the struct lsn_trim_decision it returns.  That keeps every rule in
  * one place where table-driven unit tests can reach all of it.
  *
@@ -36,7 +36,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum lsn_mode { LSN_MODE_SINGLE = 0, LSN_MODE_CLUSTER = 1 };
+/* The node's mode as the engine sees it (storage keeps the persisted one;
+ * node/ translates, so the engine depends on nothing of ours). */
+enum lsn_trim_mode { LSN_TRIM_MODE_SINGLE = 0, LSN_TRIM_MODE_CLUSTER = 1 };
 
 enum lsn_trim_strategy {
 	LSN_TRIM_NONE = 0,
@@ -68,7 +70,7 @@ struct lsn_trim_settle {
 };
 
 struct lsn_trim_input {
-	enum lsn_mode mode;
+	enum lsn_trim_mode mode;
 	bool archive_configured;
 	bool other_nodes_seen;   /* another node registered in the archive */
 	uint64_t tail_lsn;       /* last appended LSN, 0 if none */
@@ -93,12 +95,10 @@ struct lsn_trim_decision {
 };
 
 const char *lsn_trim_strategy_name(enum lsn_trim_strategy s);
-const char *lsn_trim_mode_name(enum lsn_mode m);
-/* 0 and *out set on "single"/"cluster"; -EINVAL otherwise. */
-int lsn_trim_mode_parse(const char *text, enum lsn_mode *out);
+const char *lsn_trim_mode_name(enum lsn_trim_mode m);
 
 /* Strategy alone (no numbers): used for warnings at mount. */
-enum lsn_trim_strategy lsn_trim_strategy_for(enum lsn_mode mode, bool archive_configured,
+enum lsn_trim_strategy lsn_trim_strategy_for(enum lsn_trim_mode mode, bool archive_configured,
 					     bool other_nodes_seen);
 
 /* Compute the decision for one log. Always succeeds. */
@@ -142,7 +142,7 @@ struct lsn_trim_log_cover {
  * single -> cluster needs an archive and, for every log, archived_lsn >=
  * trim_point.
  */
-int lsn_trim_check_mode_switch(enum lsn_mode from, enum lsn_mode to, bool archive_configured,
+int lsn_trim_check_mode_switch(enum lsn_trim_mode from, enum lsn_trim_mode to, bool archive_configured,
 			       const struct lsn_trim_log_cover *logs, size_t n_logs, char *reason);
 
 #endif

@@ -127,6 +127,23 @@ static struct lsn_log *fx_create(const char *name)
 
 /* ---- random data and byte comparison ------------------------------------ */
 
+/* Trim the n oldest segments the way node/ does: look, then remove. */
+static __attribute__((unused)) int fx_trim_n(struct lsn_log *log, size_t n, size_t *removed)
+{
+	struct lsn_log_view v;
+	int rc = lsn_log_view(log, 0, &v);
+
+	if (removed)
+		*removed = 0;
+	if (rc)
+		return rc;
+	rc = lsn_log_trim_prefix(log, v.first_lsn, n, NULL);
+	if (rc == 0 && removed)
+		*removed = n;
+	lsn_log_view_release(&v);
+	return rc;
+}
+
 static uint64_t rng_state = FX_RNG_SEED;
 
 /* xorshift64: deterministic, so a failing test fails the same way again. */

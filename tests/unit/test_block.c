@@ -752,19 +752,12 @@ Test(store, config_persistence)
 	cr_expect_not(now->sync_always);
 	cr_expect_eq(now->compress_level, 3);
 	cr_assert_eq(lsn_store_set_mode(store, LSN_MODE_SINGLE), 0);
-	cr_expect_eq(lsn_store_config(store)->mode, LSN_MODE_SINGLE);
+	cr_expect_eq(lsn_store_mode(store), LSN_MODE_SINGLE);
 	fx_reopen();
-	cr_expect_eq(lsn_store_config(store)->mode, LSN_MODE_SINGLE);
+	cr_expect_eq(lsn_store_mode(store), LSN_MODE_SINGLE);
 }
 
 /* ---- trim and remove really delete the keys --------------------------------- */
-
-static int remove_n(void *ctx, const struct lsn_trim_view *view, size_t *n_remove)
-{
-	(void)view;
-	*n_remove = *(size_t *)ctx;
-	return 0;
-}
 
 /* Keys of log id 1 with tag `tag`; *below counts those of a segment < first. */
 static size_t count_keys(rocksdb_t *db, char tag, uint64_t first, size_t *below)
@@ -805,7 +798,7 @@ Test(store, trim_and_remove_delete_keys)
 	log = fx_create("t");
 	cr_assert_eq(append_lines(log, 3000, "some record text"), 3000);
 	cr_assert_eq(lsn_log_hold_set(log, "h", 1), 0);
-	cr_assert_eq(lsn_log_trim(log, remove_n, &k, NULL), 0);
+	cr_assert_eq(fx_trim_n(log, k, NULL), 0);
 	lsn_log_info(log, &info);
 	lsn_store_close(store);
 	store = NULL;
@@ -821,7 +814,7 @@ Test(store, trim_and_remove_delete_keys)
 	log = fx_log("t");
 	cr_assert_eq(lsn_log_seal(log), 0);
 	k = info.n_segments; /* every segment that is now sealed */
-	cr_assert_eq(lsn_log_trim(log, remove_n, &k, NULL), 0);
+	cr_assert_eq(fx_trim_n(log, k, NULL), 0);
 	cr_assert_eq(lsn_store_remove_log(store, "t"), 0);
 	lsn_store_close(store);
 	store = NULL;
@@ -839,4 +832,50 @@ Test(store, trim_and_remove_delete_keys)
 	cr_expect_eq(lsn_store_format(path, &cfg), 0);
 	cr_assert_eq(lsn_store_open(path, &store), 0);
 	cr_expect_eq(lsn_store_config(store)->segment_size, 4096);
+}
+
+/* ---- mode names (storage/config.h) ---------------------------------------- */
+
+struct parse_case {
+	const char *text;
+	int want_rc;
+	enum lsn_mode want;
+};
+
+static const struct parse_case parse_cases[] = {
+	{ "single", 0, LSN_MODE_SINGLE },   { "cluster", 0, LSN_MODE_CLUSTER },
+	{ "Single", -EINVAL, 0 },           { "single\n", -EINVAL, 0 },
+	{ " cluster", -EINVAL, 0 },         { "cluster ", -EINVAL, 0 },
+	{ "", -EINVAL, 0 },                 { "clusters", -EINVAL, 0 },
+	{ "singl", -EINVAL, 0 },            { "1", -EINVAL, 0 },
+};
+
+Test(config, mode_parse_table)
+{
+	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		const struct parse_case *c = &parse_cases[i];
+		enum lsn_mode m = (enum lsn_mode)99;
+		int rc = lsn_mode_parse(c->text, &m);
+
+		cr_assert_eq(rc, c->want_rc, "parse '%s': rc %d, want %d", c->text, rc, c->want_rc);
+		if (rc == 0)
+			cr_assert_eq(m, c->want, "parse '%s': mode %d", c->text, m);
+		else
+			cr_assert_eq(m, (enum lsn_mode)99, "parse '%s' failed but wrote *out", c->text);
+	}
+	cr_assert_eq(lsn_mode_parse(NULL, &(enum lsn_mode){ 0 }), -EINVAL, "NULL text");
+}
+
+Test(config, mode_names_round_trip)
+{
+	static const enum lsn_mode modes[] = { LSN_MODE_SINGLE, LSN_MODE_CLUSTER };
+
+	cr_assert_str_eq(lsn_mode_name(LSN_MODE_SINGLE), "single");
+	cr_assert_str_eq(lsn_mode_name(LSN_MODE_CLUSTER), "cluster");
+	for (size_t i = 0; i < 2; i++) {
+		enum lsn_mode m;
+
+		cr_assert_eq(lsn_mode_parse(lsn_mode_name(modes[i]), &m), 0);
+		cr_assert_eq(m, modes[i], "mode %d does not round-trip", modes[i]);
+	}
 }

@@ -24,6 +24,7 @@
 #include "storage/archive.h"
 #include "storage/crc32c.h"
 #include "storage/snapshot.h"
+#include "storage/staging.h"
 #include "storage/store.h"
 
 #define CHUNK ((size_t)LSN_SNAPSHOT_CHUNK)
@@ -342,13 +343,6 @@ Test(snapshot, commit_sizes_read_and_list, .init = setup, .fini = snap_teardown)
 
 /* ---- 2. validation ------------------------------------------------------- */
 
-static int plan_n(void *ctx, const struct lsn_trim_view *view, size_t *n_remove)
-{
-	(void)view;
-	*n_remove = *(const size_t *)ctx;
-	return 0;
-}
-
 Test(snapshot, commit_validation, .init = setup, .fini = snap_teardown)
 {
 	unsigned char *a = make_bytes(1000, false), *b = make_bytes(2000, false);
@@ -372,7 +366,7 @@ Test(snapshot, commit_validation, .init = setup, .fini = snap_teardown)
 	check_snapshot(60, a, 1000);
 
 	/* trim three 4 KiB segments: below the trim point is refused */
-	cr_assert_eq(lsn_log_trim(log_, plan_n, &three, &removed), 0);
+	cr_assert_eq(fx_trim_n(log_, three, &removed), 0);
 	cr_assert_eq(removed, 3);
 	lsn_log_info(log_, &li);
 	tp = li.trim_point;

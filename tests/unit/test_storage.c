@@ -617,25 +617,6 @@ Test(store, seal_block_of_empty_records)
 
 /* ---- 11. trimming ------------------------------------------------------------ */
 
-struct plan {
-	size_t n;      /* segments to remove */
-	int rc;        /* or refuse with this */
-	int calls;
-	struct lsn_trim_view seen;
-};
-
-static int test_planner(void *ctx, const struct lsn_trim_view *view, size_t *n_remove)
-{
-	struct plan *p = ctx;
-
-	p->calls++;
-	p->seen = *view;
-	p->seen.segments = NULL; /* only valid during the call */
-	p->seen.holds = NULL;
-	*n_remove = p->n;
-	return p->rc;
-}
-
 static void check_trimmed(struct lsn_log *log, const struct model *m, uint64_t trim_point,
 			  const uint64_t *gone, size_t n_gone)
 {
@@ -659,7 +640,6 @@ Test(store, trim_segments)
 	struct lsn_segment_info *segs;
 	struct lsn_log *log;
 	struct model m = { 0 };
-	struct plan p = { 0 };
 	uint64_t gone[8], tp;
 	size_t n, removed = 99;
 
@@ -671,31 +651,42 @@ Test(store, trim_segments)
 	cr_assert_eq(lsn_log_set_persisted(log, 3), 0);
 	cr_assert_eq(lsn_log_hold_set(log, "x", 2), 0);
 
-	/* a refusing planner, one that asks for the active segment (all of
-	 * them) or for 0 segments: nothing changes */
+	/* the view: what the trim rules see, copied */
+	struct lsn_log_view v;
+	cr_assert_eq(lsn_log_view(log, LSN_VIEW_SEGMENTS, &v), 0);
+	cr_expect_eq(v.n_segments, n);
+	cr_expect_eq(v.tail_lsn, m.n);
+	cr_expect_eq(v.trim_point, 0);
+	cr_expect_eq(v.first_lsn, 1);
+	cr_expect_eq(v.persisted_lsn, 3);
+	cr_expect_eq(v.n_holds, 1);
+	cr_expect_str_eq(v.holds[0].name, "x");
+	cr_expect_eq(v.segments[n - 1].first_lsn, segs[n - 1].first_lsn);
+	lsn_log_view_release(&v);
+	lsn_log_view_release(&v); /* safe twice */
+	cr_assert_eq(lsn_log_view(log, 0, &v), 0);
+	cr_expect_null(v.segments, "segments only when asked for");
+	lsn_log_view_release(&v);
+
+	/* the active segment (all of them), a stale expectation, or 0
+	 * segments: nothing changes */
 	static const struct {
-		int planner_rc;
 		bool all;
+		uint64_t first;
 		size_t n;
 		int want;
-	} no_change[] = { { -EPERM, false, 2, -EPERM }, { 0, true, 0, -EPERM }, { 0, false, 0, 0 } };
+	} no_change[] = { { true, 1, 0, -EPERM }, { false, 2, 1, -ESTALE }, { false, 1, 0, 0 } };
 	for (size_t i = 0; i < sizeof(no_change) / sizeof(no_change[0]); i++) {
-		p = (struct plan){ .rc = no_change[i].planner_rc, .n = no_change[i].all ? n : no_change[i].n };
-		removed = 99;
-		cr_expect_eq(lsn_log_trim(log, test_planner, &p, &removed), no_change[i].want, "case %zu", i);
-		cr_expect_eq(removed, 0);
-		cr_expect_eq(p.calls, 1);
-		cr_expect_eq(p.seen.n_segments, n);
-		cr_expect_eq(p.seen.tail_lsn, m.n);
-		cr_expect_eq(p.seen.trim_point, 0);
-		cr_expect_eq(p.seen.persisted_lsn, 3);
-		cr_expect_eq(p.seen.n_holds, 1);
+		uint64_t to = 99;
+		cr_expect_eq(lsn_log_trim_prefix(log, no_change[i].first,
+						 no_change[i].all ? n : no_change[i].n, &to),
+			     no_change[i].want, "case %zu", i);
+		cr_expect_eq(to, no_change[i].want ? 99 : 0);
 		check_trimmed(log, &m, 0, NULL, 0);
 	}
 
 	/* the first three */
-	p.n = 3;
-	cr_assert_eq(lsn_log_trim(log, test_planner, &p, &removed), 0);
+	cr_assert_eq(fx_trim_n(log, 3, &removed), 0);
 	cr_expect_eq(removed, 3);
 	for (size_t i = 0; i < 3; i++)
 		gone[i] = segs[i].first_lsn;
@@ -705,11 +696,12 @@ Test(store, trim_segments)
 	log = fx_log("t");
 	check_trimmed(log, &m, tp, gone, 3);
 
-	/* two more, the planner sees the new trim point */
-	p.n = 2;
-	cr_assert_eq(lsn_log_trim(log, test_planner, &p, &removed), 0);
-	cr_expect_eq(p.seen.trim_point, tp);
-	cr_expect_eq(p.seen.n_segments, n - 3);
+	/* two more, the view shows the new trim point */
+	cr_assert_eq(lsn_log_view(log, LSN_VIEW_SEGMENTS, &v), 0);
+	cr_expect_eq(v.trim_point, tp);
+	cr_expect_eq(v.n_segments, n - 3);
+	lsn_log_view_release(&v);
+	cr_assert_eq(fx_trim_n(log, 2, &removed), 0);
 	cr_expect_eq(removed, 2);
 	gone[3] = segs[3].first_lsn;
 	gone[4] = segs[4].first_lsn;
@@ -728,7 +720,6 @@ Test(store, remove_log)
 	struct lsn_log_info info;
 	struct lsn_log *log;
 	struct model m = { 0 };
-	struct plan p = { 0 };
 	char **names;
 	size_t n, removed;
 
@@ -745,12 +736,11 @@ Test(store, remove_log)
 	cr_assert_eq(lsn_log_hold_set(log, "h", 1), 0);
 	cr_expect_eq(lsn_store_remove_log(store, "gone"), -ENOTEMPTY);
 	lsn_log_info(log, &info);
-	p.n = info.n_segments - 1; /* every sealed one; the active one still has records */
-	cr_assert_eq(lsn_log_trim(log, test_planner, &p, &removed), 0);
+	/* every sealed one; the active one still has records */
+	cr_assert_eq(fx_trim_n(log, info.n_segments - 1, &removed), 0);
 	cr_expect_eq(lsn_store_remove_log(store, "gone"), -ENOTEMPTY);
 	cr_assert_eq(lsn_log_seal(log), 0);
-	p.n = 1;
-	cr_assert_eq(lsn_log_trim(log, test_planner, &p, &removed), 0);
+	cr_assert_eq(fx_trim_n(log, 1, &removed), 0);
 	cr_assert_eq(removed, 1);
 	lsn_log_info(log, &info);
 	cr_expect_eq(info.trim_point, m.n);
@@ -789,8 +779,7 @@ Test(store, remove_log)
 		check_log(log, &m, 1, 4096);
 		cr_assert_eq(lsn_store_remove_log(store, "gone"), -ENOTEMPTY);
 		cr_assert_eq(lsn_log_seal(log), 0);
-		p.n = 1;
-		cr_assert_eq(lsn_log_trim(log, test_planner, &p, &removed), 0);
+		cr_assert_eq(fx_trim_n(log, 1, &removed), 0);
 		cr_assert_eq(lsn_store_remove_log(store, "gone"), 0);
 	}
 	model_free(&m);

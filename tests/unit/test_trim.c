@@ -25,7 +25,7 @@ static const struct lsn_trim_settle settle_above_raw = { 1, { { 400, 0 } } };
 
 struct decide_case {
 	const char *name;
-	enum lsn_mode mode;
+	enum lsn_trim_mode mode;
 	bool archive;
 	bool others;
 	uint64_t tail, trim_point, archived, persisted;
@@ -43,175 +43,175 @@ struct decide_case {
 static const struct decide_case decide_cases[] = {
 	/* strategy none */
 	{ .name = "cluster without archive never trims, even with persisted set",
-	  .mode = LSN_MODE_CLUSTER, .tail = 500, .persisted = 400,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .tail = 500, .persisted = 400,
 	  .want_strategy = LSN_TRIM_NONE, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "strategy none: cluster mode needs a snapshot archive; nothing is trimmed" },
 	{ .name = "cluster without archive, no other node registered (absent) still none",
-	  .mode = LSN_MODE_CLUSTER, .tail = 500, .archived = 500,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .tail = 500, .archived = 500,
 	  .want_strategy = LSN_TRIM_NONE, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "cluster mode needs a snapshot archive" },
 	{ .name = "cluster without archive, other (possibly dead) nodes seen: none",
-	  .mode = LSN_MODE_CLUSTER, .others = true, .tail = 500, .persisted = 500,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .others = true, .tail = 500, .persisted = 500,
 	  .want_strategy = LSN_TRIM_NONE, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "cluster mode needs a snapshot archive" },
 	{ .name = "single node that has seen another node: none",
-	  .mode = LSN_MODE_SINGLE, .others = true, .tail = 500, .persisted = 400,
+	  .mode = LSN_TRIM_MODE_SINGLE, .others = true, .tail = 500, .persisted = 400,
 	  .want_strategy = LSN_TRIM_NONE, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "another node was seen, so trimming needs a snapshot archive" },
 	{ .name = "strategy none keeps its reason during startup protection",
-	  .mode = LSN_MODE_CLUSTER, .tail = 500, .persisted = 400,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .tail = 500, .persisted = 400,
 	  .startup = true, .now = 12, .mounted_at = 0, .delay = 600,
 	  .want_strategy = LSN_TRIM_NONE, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "cluster mode needs a snapshot archive", .not_in_reason = "startup" },
 	/* strategy persisted */
 	{ .name = "single node trims by persisted LSN",
-	  .mode = LSN_MODE_SINGLE, .tail = 500, .persisted = 400, .archived = 100,
+	  .mode = LSN_TRIM_MODE_SINGLE, .tail = 500, .persisted = 400, .archived = 100,
 	  .want_strategy = LSN_TRIM_PERSISTED, .want_raw = 400, .want_safe = 400,
 	  .want_reason = "persisted: consumer persisted 400 of tail 500" },
 	{ .name = "single node, persisted at tail: nothing blocks",
-	  .mode = LSN_MODE_SINGLE, .tail = 500, .persisted = 500,
+	  .mode = LSN_TRIM_MODE_SINGLE, .tail = 500, .persisted = 500,
 	  .want_strategy = LSN_TRIM_PERSISTED, .want_raw = 500, .want_safe = 500,
 	  .want_reason = "" },
 	{ .name = "single node, persisted_lsn never set: nothing trimmed",
-	  .mode = LSN_MODE_SINGLE, .tail = 500,
+	  .mode = LSN_TRIM_MODE_SINGLE, .tail = 500,
 	  .want_strategy = LSN_TRIM_PERSISTED, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "has not set persisted_lsn" },
 	/* strategy archived */
 	{ .name = "single node with archive trims by archived LSN, not persisted",
-	  .mode = LSN_MODE_SINGLE, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_SINGLE, .archive = true, .tail = 500, .archived = 300,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "archived: highest archived snapshot covers 300 of tail 500" },
 	{ .name = "cluster with archive trims by archived LSN",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300, .persisted = 450,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300, .persisted = 450,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "archived: highest archived snapshot covers 300 of tail 500" },
 	{ .name = "cluster with archive and other nodes seen trims by archived LSN",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .others = true, .tail = 500,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .others = true, .tail = 500,
 	  .archived = 300,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "covers 300 of tail 500" },
 	{ .name = "archive configured but nothing archived yet: nothing trimmed",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .persisted = 400,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .persisted = 400,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "no snapshot has been archived yet" },
 	{ .name = "archived above persisted is lowered to persisted",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .persisted = 120,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 120, .want_safe = 120,
 	  .want_reason = "persisted_lsn 120 is below archived 300" },
 	/* holds */
 	{ .name = "several holds: the lowest wins",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 400,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 400,
 	  .holds = { 350, 90, 200 }, .n_holds = 3,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 90, .want_safe = 90,
 	  .want_reason = "a reader hold at 90" },
 	{ .name = "hold lowers the persisted point",
-	  .mode = LSN_MODE_SINGLE, .tail = 500, .persisted = 400, .holds = { 250 }, .n_holds = 1,
+	  .mode = LSN_TRIM_MODE_SINGLE, .tail = 500, .persisted = 400, .holds = { 250 }, .n_holds = 1,
 	  .want_strategy = LSN_TRIM_PERSISTED, .want_raw = 250, .want_safe = 250,
 	  .want_reason = "a reader hold at 250" },
 	{ .name = "hold below persisted-lowered point wins over persisted",
-	  .mode = LSN_MODE_SINGLE, .archive = true, .tail = 500, .archived = 400,
+	  .mode = LSN_TRIM_MODE_SINGLE, .archive = true, .tail = 500, .archived = 400,
 	  .persisted = 300, .holds = { 450, 280 }, .n_holds = 2,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 280, .want_safe = 280,
 	  .want_reason = "a reader hold at 280" },
 	{ .name = "hold at 0 blocks everything",
-	  .mode = LSN_MODE_SINGLE, .tail = 500, .persisted = 400, .holds = { 0 }, .n_holds = 1,
+	  .mode = LSN_TRIM_MODE_SINGLE, .tail = 500, .persisted = 400, .holds = { 0 }, .n_holds = 1,
 	  .want_strategy = LSN_TRIM_PERSISTED, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "a reader hold at 0" },
 	{ .name = "hold above the point changes nothing",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .holds = { 450 }, .n_holds = 1,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "covers 300 of tail 500", .not_in_reason = "hold" },
 	/* tail */
 	{ .name = "point never above tail (archived beyond tail)",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 900,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 900,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 500, .want_safe = 500,
 	  .want_reason = "" },
 	{ .name = "point never above tail (persisted beyond tail, holds beyond tail)",
-	  .mode = LSN_MODE_SINGLE, .tail = 500, .persisted = 700, .holds = { 800 }, .n_holds = 1,
+	  .mode = LSN_TRIM_MODE_SINGLE, .tail = 500, .persisted = 700, .holds = { 800 }, .n_holds = 1,
 	  .want_strategy = LSN_TRIM_PERSISTED, .want_raw = 500, .want_safe = 500,
 	  .want_reason = "" },
 	{ .name = "empty log: nothing to trim and nothing blocks",
-	  .mode = LSN_MODE_CLUSTER, .archive = true,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 0, .want_safe = 0,
 	  .want_reason = "" },
 	/* startup protection */
 	{ .name = "startup protection: nothing during the first trim_delay seconds",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .startup = true, .now = 1012, .mounted_at = 1000, .delay = 600,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 0,
 	  .want_reason = "startup protection: mounted 12 s ago, trim_delay 600 s" },
 	{ .name = "startup protection at one second before trim_delay",
-	  .mode = LSN_MODE_SINGLE, .tail = 500, .persisted = 500,
+	  .mode = LSN_TRIM_MODE_SINGLE, .tail = 500, .persisted = 500,
 	  .startup = true, .now = 599, .mounted_at = 0, .delay = 600,
 	  .want_strategy = LSN_TRIM_PERSISTED, .want_raw = 500, .want_safe = 0,
 	  .want_reason = "mounted 599 s ago" },
 	{ .name = "startup protection ends exactly at trim_delay",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .startup = true, .now = 600, .mounted_at = 0, .delay = 600,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "covers 300 of tail 500", .not_in_reason = "startup" },
 	{ .name = "clock before mount time counts as startup",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .startup = true, .now = 5, .mounted_at = 100, .delay = 600,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 0,
 	  .want_reason = "mounted 0 s ago" },
 	{ .name = "trim_delay 0 disables startup and settling protection",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .startup = true, .now = 0, .mounted_at = 0, .delay = 0, .settle = &settle_empty,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "covers 300", .not_in_reason = "settling" },
 	/* settling */
 	{ .name = "freshly safe point is not usable yet",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .settle = &settle_fresh,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 0,
 	  .want_reason = "settling: point 300 safe for 10 s of trim_delay 600 s; usable 0" },
 	{ .name = "never-observed point is not usable",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .settle = &settle_empty,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 0,
 	  .want_reason = "settling: point 300 safe for 0 s" },
 	{ .name = "settling falls back to an older settled point",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .settle = &settle_two,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 100,
 	  .want_reason = "usable 100" },
 	{ .name = "settled point is usable; reason is the strategy's",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .settle = &settle_settled,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "covers 300 of tail 500", .not_in_reason = "settling" },
 	{ .name = "settling never raises the point above raw",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 300,
 	  .settle = &settle_above_raw,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "covers 300 of tail 500" },
 	/* uncovered trim point warning */
 	{ .name = "cluster: uncovered trim point warns loudly",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .trim_point = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .trim_point = 300,
 	  .archived = 120,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 120, .want_safe = 120,
 	  .want_reason = "WARNING: trim point 300 is not covered by an archived snapshot "
 			 "(archived 120); a new node cannot seed this log until one is archived" },
 	{ .name = "single that saw another node: uncovered trim point warns",
-	  .mode = LSN_MODE_SINGLE, .archive = true, .others = true, .tail = 500,
+	  .mode = LSN_TRIM_MODE_SINGLE, .archive = true, .others = true, .tail = 500,
 	  .trim_point = 300, .archived = 120,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 120, .want_safe = 120,
 	  .want_reason = "WARNING: trim point 300 is not covered" },
 	{ .name = "warning keeps the limiting rule too",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .trim_point = 300,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .trim_point = 300,
 	  .archived = 120,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 120, .want_safe = 120,
 	  .want_reason = "covers 120 of tail 500; WARNING" },
 	{ .name = "single node alone: no cluster warning",
-	  .mode = LSN_MODE_SINGLE, .archive = true, .tail = 500, .trim_point = 300,
+	  .mode = LSN_TRIM_MODE_SINGLE, .archive = true, .tail = 500, .trim_point = 300,
 	  .archived = 120,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 120, .want_safe = 120,
 	  .want_reason = "covers 120 of tail 500", .not_in_reason = "WARNING" },
 	{ .name = "cluster with covered trim point: no warning",
-	  .mode = LSN_MODE_CLUSTER, .archive = true, .tail = 500, .trim_point = 200,
+	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .trim_point = 200,
 	  .archived = 300,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
 	  .want_reason = "covers 300 of tail 500", .not_in_reason = "WARNING" },
@@ -281,7 +281,7 @@ Test(trim_decide, huge_numbers_truncate_safely)
 	static const uint64_t holds[] = { UINT64_MAX - 2 };
 	struct lsn_trim_settle s = { 0 };
 	struct lsn_trim_input in = {
-		.mode = LSN_MODE_CLUSTER, .archive_configured = true, .tail_lsn = UINT64_MAX,
+		.mode = LSN_TRIM_MODE_CLUSTER, .archive_configured = true, .tail_lsn = UINT64_MAX,
 		.trim_point = UINT64_MAX, .archived_lsn = UINT64_MAX - 1,
 		.persisted_lsn = 0, .holds = holds, .n_holds = 1,
 		.now = UINT64_MAX, .mounted_at = 0, .trim_delay = UINT64_MAX - 1, .settle = &s,
@@ -599,7 +599,7 @@ static const struct lsn_trim_log_cover covers_bad[] = {
 
 struct switch_case {
 	const char *name;
-	enum lsn_mode from, to;
+	enum lsn_trim_mode from, to;
 	bool archive;
 	const struct lsn_trim_log_cover *logs;
 	size_t n_logs;
@@ -608,24 +608,24 @@ struct switch_case {
 };
 
 static const struct switch_case switch_cases[] = {
-	{ "single -> single is a no-op", LSN_MODE_SINGLE, LSN_MODE_SINGLE, false, covers_bad, 3, 0,
+	{ "single -> single is a no-op", LSN_TRIM_MODE_SINGLE, LSN_TRIM_MODE_SINGLE, false, covers_bad, 3, 0,
 	  "" },
-	{ "cluster -> cluster is a no-op even without archive", LSN_MODE_CLUSTER, LSN_MODE_CLUSTER,
+	{ "cluster -> cluster is a no-op even without archive", LSN_TRIM_MODE_CLUSTER, LSN_TRIM_MODE_CLUSTER,
 	  false, covers_bad, 3, 0, "" },
-	{ "cluster -> single is refused", LSN_MODE_CLUSTER, LSN_MODE_SINGLE, false, NULL, 0, -EPERM,
+	{ "cluster -> single is refused", LSN_TRIM_MODE_CLUSTER, LSN_TRIM_MODE_SINGLE, false, NULL, 0, -EPERM,
 	  "switching back to single mode is refused: a cluster node never trims by persisted "
 	  "position again" },
-	{ "cluster -> single is refused even with an archive and covered logs", LSN_MODE_CLUSTER,
-	  LSN_MODE_SINGLE, true, covers_ok, 3, -EPERM, "switching back to single mode is refused" },
-	{ "single -> cluster without archive is refused", LSN_MODE_SINGLE, LSN_MODE_CLUSTER, false,
+	{ "cluster -> single is refused even with an archive and covered logs", LSN_TRIM_MODE_CLUSTER,
+	  LSN_TRIM_MODE_SINGLE, true, covers_ok, 3, -EPERM, "switching back to single mode is refused" },
+	{ "single -> cluster without archive is refused", LSN_TRIM_MODE_SINGLE, LSN_TRIM_MODE_CLUSTER, false,
 	  covers_ok, 3, -EPERM,
 	  "cluster mode needs a snapshot archive (archive=DIR or archive_command)" },
-	{ "single -> cluster with archive and every trim point covered", LSN_MODE_SINGLE,
-	  LSN_MODE_CLUSTER, true, covers_ok, 3, 0, "" },
-	{ "single -> cluster with archive and no logs", LSN_MODE_SINGLE, LSN_MODE_CLUSTER, true, NULL,
+	{ "single -> cluster with archive and every trim point covered", LSN_TRIM_MODE_SINGLE,
+	  LSN_TRIM_MODE_CLUSTER, true, covers_ok, 3, 0, "" },
+	{ "single -> cluster with archive and no logs", LSN_TRIM_MODE_SINGLE, LSN_TRIM_MODE_CLUSTER, true, NULL,
 	  0, 0, "" },
-	{ "single -> cluster refused while a trim point is uncovered", LSN_MODE_SINGLE,
-	  LSN_MODE_CLUSTER, true, covers_bad, 3, -EPERM,
+	{ "single -> cluster refused while a trim point is uncovered", LSN_TRIM_MODE_SINGLE,
+	  LSN_TRIM_MODE_CLUSTER, true, covers_bad, 3, -EPERM,
 	  "log p1: trim point 300 is not covered by an archived snapshot (archived 120)" },
 };
 
@@ -655,77 +655,39 @@ Test(trim_mode_switch, long_log_name_truncates_safely)
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
 	memset(reason, '#', sizeof(reason));
-	rc = lsn_trim_check_mode_switch(LSN_MODE_SINGLE, LSN_MODE_CLUSTER, true, &log, 1, reason);
+	rc = lsn_trim_check_mode_switch(LSN_TRIM_MODE_SINGLE, LSN_TRIM_MODE_CLUSTER, true, &log, 1, reason);
 	cr_assert_eq(rc, -EPERM, "uncovered log must refuse");
 	cr_assert_eq(strlen(reason), LSN_TRIM_REASON_MAX - 1, "reason must fill and stop");
 	cr_assert_eq(reason[LSN_TRIM_REASON_MAX], '#', "wrote past LSN_TRIM_REASON_MAX");
 	cr_assert(strncmp(reason, "log nnnn", 8) == 0, "reason '%.20s...'", reason);
 }
 
-/* ---- names, parsing, strategy choice ------------------------------------- */
-
-struct parse_case {
-	const char *text;
-	int want_rc;
-	enum lsn_mode want;
-};
-
-static const struct parse_case parse_cases[] = {
-	{ "single", 0, LSN_MODE_SINGLE },   { "cluster", 0, LSN_MODE_CLUSTER },
-	{ "Single", -EINVAL, 0 },           { "single\n", -EINVAL, 0 },
-	{ " cluster", -EINVAL, 0 },         { "cluster ", -EINVAL, 0 },
-	{ "", -EINVAL, 0 },                 { "clusters", -EINVAL, 0 },
-	{ "singl", -EINVAL, 0 },            { "1", -EINVAL, 0 },
-};
-
-Test(trim_names, mode_parse_table)
-{
-	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
-		const struct parse_case *c = &parse_cases[i];
-		enum lsn_mode m = (enum lsn_mode)99;
-		int rc = lsn_trim_mode_parse(c->text, &m);
-
-		cr_assert_eq(rc, c->want_rc, "parse '%s': rc %d, want %d", c->text, rc, c->want_rc);
-		if (rc == 0)
-			cr_assert_eq(m, c->want, "parse '%s': mode %d", c->text, m);
-		else
-			cr_assert_eq(m, (enum lsn_mode)99, "parse '%s' failed but wrote *out", c->text);
-	}
-	cr_assert_eq(lsn_trim_mode_parse(NULL, &(enum lsn_mode){ 0 }), -EINVAL, "NULL text");
-}
+/* ---- names and strategy choice -------------------------------------------- */
 
 Test(trim_names, names_round_trip)
 {
-	static const enum lsn_mode modes[] = { LSN_MODE_SINGLE, LSN_MODE_CLUSTER };
-
-	cr_assert_str_eq(lsn_trim_mode_name(LSN_MODE_SINGLE), "single");
-	cr_assert_str_eq(lsn_trim_mode_name(LSN_MODE_CLUSTER), "cluster");
+	cr_assert_str_eq(lsn_trim_mode_name(LSN_TRIM_MODE_SINGLE), "single");
+	cr_assert_str_eq(lsn_trim_mode_name(LSN_TRIM_MODE_CLUSTER), "cluster");
 	cr_assert_str_eq(lsn_trim_strategy_name(LSN_TRIM_ARCHIVED), "archived");
 	cr_assert_str_eq(lsn_trim_strategy_name(LSN_TRIM_PERSISTED), "persisted");
 	cr_assert_str_eq(lsn_trim_strategy_name(LSN_TRIM_NONE), "none");
-	for (size_t i = 0; i < 2; i++) {
-		enum lsn_mode m;
-
-		cr_assert_eq(lsn_trim_mode_parse(lsn_trim_mode_name(modes[i]), &m), 0);
-		cr_assert_eq(m, modes[i], "mode %d does not round-trip", modes[i]);
-	}
 }
 
 struct strategy_case {
-	enum lsn_mode mode;
+	enum lsn_trim_mode mode;
 	bool archive, others;
 	enum lsn_trim_strategy want;
 };
 
 static const struct strategy_case strategy_cases[] = {
-	{ LSN_MODE_SINGLE, false, false, LSN_TRIM_PERSISTED },
-	{ LSN_MODE_SINGLE, false, true, LSN_TRIM_NONE },
-	{ LSN_MODE_SINGLE, true, false, LSN_TRIM_ARCHIVED },
-	{ LSN_MODE_SINGLE, true, true, LSN_TRIM_ARCHIVED },
-	{ LSN_MODE_CLUSTER, false, false, LSN_TRIM_NONE },
-	{ LSN_MODE_CLUSTER, false, true, LSN_TRIM_NONE },
-	{ LSN_MODE_CLUSTER, true, false, LSN_TRIM_ARCHIVED },
-	{ LSN_MODE_CLUSTER, true, true, LSN_TRIM_ARCHIVED },
+	{ LSN_TRIM_MODE_SINGLE, false, false, LSN_TRIM_PERSISTED },
+	{ LSN_TRIM_MODE_SINGLE, false, true, LSN_TRIM_NONE },
+	{ LSN_TRIM_MODE_SINGLE, true, false, LSN_TRIM_ARCHIVED },
+	{ LSN_TRIM_MODE_SINGLE, true, true, LSN_TRIM_ARCHIVED },
+	{ LSN_TRIM_MODE_CLUSTER, false, false, LSN_TRIM_NONE },
+	{ LSN_TRIM_MODE_CLUSTER, false, true, LSN_TRIM_NONE },
+	{ LSN_TRIM_MODE_CLUSTER, true, false, LSN_TRIM_ARCHIVED },
+	{ LSN_TRIM_MODE_CLUSTER, true, true, LSN_TRIM_ARCHIVED },
 };
 
 Test(trim_names, strategy_for_table)
