@@ -1076,7 +1076,7 @@ phase_memory() {
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 OTHER_FUSE=$(awk '$3 ~ /^fuse/' /proc/mounts | wc -l)
-fs_type=$(stat -f -c %T "$T")
+fs_type=$(findmnt -n -o FSTYPE --target "$T" 2>/dev/null || stat -f -c %T "$T")
 fs_dev=$(df -P "$T" | awk 'NR == 2 {print $1}')
 machine() {
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
