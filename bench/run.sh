@@ -623,9 +623,11 @@ phase_ingest() {
 		kill -INT "$perfrec" || true
 		wait "$perfrec" || true
 		perf report -i "$OUT/perf-ingest.data" --stdio --no-children --percent-limit 0.5 \
-			--sort dso,sym >"$OUT/perf-ingest.txt" 2>/dev/null || true
+			--sort dso,sym -g none >"$OUT/perf-ingest.txt" 2>/dev/null || true
 		perf report -i "$OUT/perf-ingest.data" --stdio --no-children --sort comm,dso -g none \
 			>"$OUT/perf-ingest-threads.txt" 2>/dev/null || true
+		perf report -i "$OUT/perf-ingest.data" --stdio --children --percent-limit 2 \
+			--sort sym -g none >"$OUT/perf-ingest-children.txt" 2>/dev/null || true
 		say "perf record of the lines ingest: bench/out/perf-ingest.txt (bench/out/perf-ingest.data)"
 	fi
 	dt=$(secs "$t0" "$t1")
