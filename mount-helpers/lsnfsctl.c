@@ -4,6 +4,7 @@
  * lsnfsctl(8)).  It talks to the filesystem only through the user.lsnfs.*
  * xattrs, file copies and rename(2) (SPEC sections 3-5), so everything it
  * does can be done with getfattr, setfattr, cp and mv; it never links FUSE.
+ * `config` is the exception: it works on an unmounted store (ctl_config.c).
  * Exit status: 0 done, 1 refused by a rule or failed (the message names the
  * rule and the numbers), 2 bad arguments.
  */
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mount-helpers/ctl_config.h"
 #include "storage/config.h"
 
 #define ATTR "user.lsnfs."
@@ -82,6 +84,7 @@ static void usage(FILE *to)
 		"  persisted MOUNTPOINT/LOG LSN        set the consumer's persisted LSN\n"
 		"  seal MOUNTPOINT/LOG                 seal the active segment now\n"
 		"  mode MOUNTPOINT single|cluster      switch the node's mode\n"
+		"  config STORE [KEY=VALUE...]         list or change an unmounted store's settings\n"
 		"\n"
 		"Exit status: 0 done, 1 refused by a rule or failed, 2 bad arguments.\n"
 		"See lsnfsctl(8).\n",
@@ -784,6 +787,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_DONE;
 	}
+	if (strcmp(argv[1], "config") == 0) /* offline, on a store: any number of KEY=VALUE */
+		return lsnfsctl_config(argc - 2, argv + 2);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name) != 0)
 			continue;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/archive.h"
 #include "storage/store.h"
 
 static void usage(FILE *to)
@@ -17,7 +18,9 @@ static void usage(FILE *to)
 		    "\n"
 		    "Create a new, empty lsnfs store in the directory STORE (created if missing;\n"
 		    "it must be empty).  Defaults: mode single, no archive, segment size 64 MiB\n"
-		    "(67108864), node id the host name.\n");
+		    "(67108864), node id the host name.  The archive DIR must exist (it is never\n"
+		    "created); its marker %s is written when it has none, else adopted,\n"
+		    "and the store records the archive's id.\n", LSN_ARCHIVE_MARKER);
 }
 
 int main(int argc, char **argv)
@@ -31,7 +34,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lsn_config cfg;
-	char why[128];
+	const char *archive = NULL;
+	char why[LSN_ARCHIVE_REASON_MAX];
 	const char *key;
 	int c, rc;
 
@@ -40,7 +44,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': key = "mode"; break;
-		case 'a': key = "archive"; break;
+		case 'a': key = "archive"; archive = optarg; break;
 		case 's': key = "segment_size"; break;
 		case 'n': key = "node_id"; break;
 		case 'h':
@@ -60,14 +64,20 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Last, once every argument is known good: it may write the marker. */
+	if (archive && lsn_archive_config_adopt(&cfg, archive, why) != 0) {
+		fprintf(stderr, "mkfs.lsnfs: %s\n", why);
+		return 1;
+	}
 	rc = lsn_store_format(argv[optind], &cfg);
 	if (rc) {
 		fprintf(stderr, "mkfs.lsnfs: %s: %s\n", argv[optind],
 			rc == -ENOTEMPTY ? "directory is not empty; refusing to format it" : strerror(-rc));
 		return 1;
 	}
-	printf("mkfs.lsnfs: created %s store in %s (node %s, segment size %llu%s%s)\n",
+	printf("mkfs.lsnfs: created %s store in %s (node %s, segment size %llu%s%s%s%s)\n",
 	       lsn_mode_name(cfg.mode), argv[optind], cfg.node_id,
-	       (unsigned long long)cfg.segment_size, cfg.archive[0] ? ", archive " : "", cfg.archive);
+	       (unsigned long long)cfg.segment_size, cfg.archive[0] ? ", archive " : "", cfg.archive,
+	       cfg.archive[0] ? " id " : "", cfg.archive_id);
 	return 0;
 }

@@ -9,59 +9,65 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
-#include "storage/archive.h"
+#include "storage/archive_internal.h"
 #include "storage/crc32c.h"
 #include "storage/diag.h"
-#include "storage/fileio.h"
 
-struct lsn_archive {
-	char *dir;
-	char *command;
-	char *node_id;
-	char *tmpdir;
-};
 
-static int why(char *reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int why(char *reason, const char *fmt, ...)
+static int archive_alloc(struct lsn_archive **out, const char *dir, const char *command,
+			 const char *check_command, const char *node_id, const char *tmpdir)
 {
-	va_list ap;
+	struct lsn_archive *a = calloc(1, sizeof(*a));
 
-	if (reason) {
-		va_start(ap, fmt);
-		vsnprintf(reason, LSN_ARCHIVE_REASON_MAX, fmt, ap);
-		va_end(ap);
+	*out = NULL;
+	if (!a)
+		return -ENOMEM;
+	a->abort_fd = -1;
+	pthread_mutex_init(&a->reg_lock, NULL);
+	a->timeout = LSN_ARCHIVE_TIMEOUT_DEFAULT;
+	a->dir = strdup(dir ? dir : "");
+	a->command = strdup(command ? command : "");
+	a->check_command = strdup(check_command ? check_command : "");
+	a->node_id = strdup(node_id);
+	a->tmpdir = strdup(tmpdir);
+	if (!a->dir || !a->command || !a->check_command || !a->node_id || !a->tmpdir) {
+		lsn_archive_free(a);
+		return -ENOMEM;
 	}
+	a->abort_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->abort_fd < 0 || (mkdir(a->tmpdir, 0700) != 0 && errno != EEXIST)) {
+		int rc = -errno;
+		lsn_archive_free(a);
+		return rc;
+	}
+	*out = a;
 	return 0;
 }
 
 int lsn_archive_init(struct lsn_archive **out, const char *dir, const char *command,
 		     const char *node_id, const char *tmpdir)
 {
-	struct lsn_archive *a = calloc(1, sizeof(*a));
+	return archive_alloc(out, dir, command, "", node_id, tmpdir);
+}
 
-	if (!a)
-		return -ENOMEM;
-	a->dir = strdup(dir ? dir : "");
-	a->command = strdup(command ? command : "");
-	a->node_id = strdup(node_id);
-	a->tmpdir = strdup(tmpdir);
-	if (!a->dir || !a->command || !a->node_id || !a->tmpdir) {
-		lsn_archive_free(a);
-		return -ENOMEM;
-	}
-	if (mkdir(a->tmpdir, 0700) != 0 && errno != EEXIST) {
-		int rc = -errno;
-		lsn_archive_free(a);
+int lsn_archive_init_config(struct lsn_archive **out, const struct lsn_config *cfg,
+			    const char *tmpdir)
+{
+	int rc = archive_alloc(out, cfg->archive, cfg->archive_command, cfg->archive_check_command,
+			       cfg->node_id, tmpdir);
+
+	if (rc)
 		return rc;
-	}
-	*out = a;
+	if (cfg->archive[0])
+		memcpy((*out)->id, cfg->archive_id, sizeof((*out)->id));
+	if (cfg->archive_timeout)
+		(*out)->timeout = cfg->archive_timeout;
 	return 0;
 }
 
@@ -71,8 +77,13 @@ void lsn_archive_free(struct lsn_archive *a)
 		return;
 	free(a->dir);
 	free(a->command);
+	free(a->check_command);
 	free(a->node_id);
 	free(a->tmpdir);
+	free(a->points);
+	if (a->abort_fd >= 0)
+		close(a->abort_fd);
+	pthread_mutex_destroy(&a->reg_lock);
 	free(a);
 }
 
@@ -86,39 +97,18 @@ bool lsn_archive_has_dir(const struct lsn_archive *a)
 	return a && a->dir[0];
 }
 
-static int fsync_dir(const char *path)
+bool lsn_archive_has_check(const struct lsn_archive *a)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0 && errno != EINVAL)
-		rc = -errno;
-	close(fd);
-	return rc;
+	return a && a->check_command[0];
 }
 
-static int mkdir_p(const char *path)
+int lsn_archive_available(struct lsn_archive *a, char *reason)
 {
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (!lsn_archive_has_dir(a) || !a->id[0])
+		return 0;
+	return lsn_archive_identity_check(a->dir, a->id, reason);
 }
+
 
 static int snap_path(const struct lsn_archive *a, const char *log, uint64_t lsn, char *buf,
 		     size_t n)
@@ -168,9 +158,13 @@ static int put_dir(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, cha
 	int fd, rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s", a->dir, lsn_log_name(log));
-	rc = mkdir_p(dir);
-	if (rc) {
-		why(reason, "cannot create %s: %s", dir, strerror(-rc));
+	/* One level only: the archive root itself is never created. */
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		rc = -errno;
+		if (rc == -ENOENT)
+			lsn_archive_why(reason, "archive root %s is missing", a->dir);
+		else
+			lsn_archive_why(reason, "cannot create %s: %s", dir, strerror(-rc));
 		return rc;
 	}
 	rc = snap_path(a, lsn_log_name(log), lsn, final, final_len);
@@ -181,52 +175,32 @@ static int put_dir(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, cha
 	fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = -errno;
-		why(reason, "cannot open %s: %s", partial, strerror(-rc));
+		lsn_archive_why(reason, "cannot open %s: %s", partial, strerror(-rc));
 		return rc;
 	}
 	rc = export_to(log, lsn, fd, size, crc);
 	if (rc) {
-		why(reason, "write %s: %s", partial, strerror(-rc));
+		lsn_archive_why(reason, "write %s: %s", partial, strerror(-rc));
 		goto out;
 	}
 	if (rename(partial, final) != 0) {
 		rc = -errno;
-		why(reason, "rename to %s: %s", final, strerror(-rc));
+		lsn_archive_why(reason, "rename to %s: %s", final, strerror(-rc));
 		goto out;
 	}
-	rc = fsync_dir(dir);
+	rc = lsn_archive_fsync_dir(dir);
 	if (rc)
-		why(reason, "fsync %s: %s", dir, strerror(-rc));
+		lsn_archive_why(reason, "fsync %s: %s", dir, strerror(-rc));
 out:
 	if (rc)
 		unlink(partial);
 	return rc;
 }
 
-/* Expand %p, %f and %% into a freshly allocated command line. */
-static char *expand_command(const char *cmd, const char *p, const char *f)
-{
-	size_t cap = strlen(cmd) + 1, len = 0;
-	char *out;
 
-	for (const char *c = cmd; *c; c++)
-		if (c[0] == '%' && (c[1] == 'p' || c[1] == 'f'))
-			cap += strlen(c[1] == 'p' ? p : f);
-	out = malloc(cap);
-	if (!out)
-		return NULL;
-	for (const char *c = cmd; *c; c++) {
-		if (c[0] == '%' && (c[1] == 'p' || c[1] == 'f' || c[1] == '%')) {
-			const char *s = c[1] == 'p' ? p : c[1] == 'f' ? f : "%";
-			memcpy(out + len, s, strlen(s));
-			len += strlen(s);
-			c++;
-		} else {
-			out[len++] = *c;
-		}
-	}
-	out[len] = '\0';
-	return out;
+static void archive_name(const char *log, uint64_t lsn, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/%020llu.snap.zst", log, (unsigned long long)lsn);
 }
 
 static int put_command(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, const char *tmp,
@@ -234,39 +208,34 @@ static int put_command(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn,
 {
 	char name[LSN_NAME_MAX + 40];
 	char *line;
-	int status;
-	pid_t pid;
+	int rc;
 
-	snprintf(name, sizeof(name), "%s/%020llu.snap.zst", lsn_log_name(log), (unsigned long long)lsn);
-	line = expand_command(a->command, tmp, name);
+	archive_name(lsn_log_name(log), lsn, name, sizeof(name));
+	line = lsn_archive_expand(a->command, tmp, name);
 	if (!line)
 		return -ENOMEM;
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		if (null >= 0)
-			dup2(null, 0);
-		execl("/bin/sh", "sh", "-c", line, (char *)NULL);
-		_exit(127);
-	}
+	rc = lsn_archive_run(a, "archive_command", name, line, reason);
 	free(line);
-	if (pid < 0) {
-		why(reason, "cannot start archive_command: %s", strerror(errno));
-		return -errno;
+	return rc;
+}
+
+int lsn_archive_check(struct lsn_archive *a, const char *log, uint64_t lsn, char *reason)
+{
+	char name[LSN_NAME_MAX + 40];
+	char *line;
+	int rc;
+
+	if (!lsn_archive_has_check(a)) {
+		lsn_archive_why(reason, "no archive_check_command configured");
+		return -EOPNOTSUPP;
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			why(reason, "waiting for archive_command: %s", strerror(errno));
-			return -ECHILD;
-		}
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-		why(reason, "archive_command exited with status %d", WEXITSTATUS(status));
-	else
-		why(reason, "archive_command killed by signal %d", WTERMSIG(status));
-	return -EIO;
+	archive_name(log, lsn, name, sizeof(name));
+	line = lsn_archive_expand(a->check_command, "", name);
+	if (!line)
+		return -ENOMEM;
+	rc = lsn_archive_run(a, "archive_check_command", name, line, reason);
+	free(line);
+	return rc == -EIO ? -ENOENT : rc;
 }
 
 int lsn_archive_put(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, uint64_t *size,
@@ -276,19 +245,25 @@ int lsn_archive_put(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn, ui
 	int rc;
 
 	if (!lsn_archive_configured(a)) {
-		why(reason, "no archive configured");
+		lsn_archive_why(reason, "no archive configured");
 		return -ENOTCONN;
 	}
 	if (a->dir[0]) {
+		/* The marker before writing (an unmounted archive gets nothing)
+		 * and again before confirming (it may have gone meanwhile). */
+		rc = lsn_archive_available(a, reason);
+		if (!rc)
+			rc = put_dir(a, log, lsn, path, sizeof(path), size, crc, reason);
 		/* With a directory the command gets the archived copy as %p. */
-		rc = put_dir(a, log, lsn, path, sizeof(path), size, crc, reason);
 		if (!rc && a->command[0])
 			rc = put_command(a, log, lsn, path, reason);
+		if (!rc)
+			rc = lsn_archive_available(a, reason);
 		return rc;
 	}
 	rc = export_tmp(a, log, lsn, path, sizeof(path), size, crc);
 	if (rc) {
-		why(reason, "cannot export snapshot: %s", strerror(-rc));
+		lsn_archive_why(reason, "cannot export snapshot: %s", strerror(-rc));
 		return rc;
 	}
 	rc = put_command(a, log, lsn, path, reason);
@@ -318,30 +293,33 @@ int lsn_archive_verify(struct lsn_archive *a, struct lsn_log *log, uint64_t lsn,
 		       uint32_t crc, char *reason)
 {
 	char path[4096];
-	uint64_t got_size, s2;
-	uint32_t got_crc, c2;
+	uint64_t got_size;
+	uint32_t got_crc;
 	int rc;
 
 	if (!lsn_archive_configured(a)) {
-		why(reason, "no archive configured");
+		lsn_archive_why(reason, "no archive configured");
 		return -ENOTCONN;
 	}
 	if (!a->dir[0])
-		return lsn_archive_put(a, log, lsn, &s2, &c2, reason);
+		return a->check_command[0] ? lsn_archive_check(a, lsn_log_name(log), lsn, reason) : 0;
+	rc = lsn_archive_available(a, reason);
+	if (rc)
+		return rc;
 	rc = snap_path(a, lsn_log_name(log), lsn, path, sizeof(path));
 	if (rc)
 		return rc;
 	rc = file_crc(path, &got_size, &got_crc);
 	if (rc) {
-		why(reason, "archived copy %s unreadable: %s", path, strerror(-rc));
+		lsn_archive_why(reason, "archived copy %s unreadable: %s", path, strerror(-rc));
 		return rc;
 	}
 	if (got_size != size || got_crc != crc) {
-		why(reason, "archived copy %s differs (size %llu, expected %llu)", path,
+		lsn_archive_why(reason, "archived copy %s differs (size %llu, expected %llu)", path,
 		    (unsigned long long)got_size, (unsigned long long)size);
 		return -EBADMSG;
 	}
-	return 0;
+	return a->check_command[0] ? lsn_archive_check(a, lsn_log_name(log), lsn, reason) : 0;
 }
 
 int lsn_archive_present(struct lsn_archive *a, const char *log, uint64_t lsn, uint64_t size)
@@ -373,7 +351,7 @@ int lsn_archive_remove(struct lsn_archive *a, const char *log, uint64_t lsn)
 	if (unlink(path) != 0 && errno != ENOENT)
 		return -errno;
 	snprintf(path, sizeof(path), "%s/%s", a->dir, log);
-	fsync_dir(path);
+	lsn_archive_fsync_dir(path);
 	return 0;
 }
 
@@ -498,59 +476,6 @@ out:
 	free(out);
 	return rc;
 }
-
-int lsn_archive_register(struct lsn_archive *a)
-{
-	char dir[4096], path[4096 + 80], tmp[4096 + 100], text[256];
-	int fd, rc, len;
-
-	if (!lsn_archive_has_dir(a))
-		return 0;
-	snprintf(dir, sizeof(dir), "%s/.nodes", a->dir);
-	rc = mkdir_p(dir);
-	if (rc)
-		return rc;
-	snprintf(path, sizeof(path), "%s/%s", dir, a->node_id);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, a->node_id);
-	len = snprintf(text, sizeof(text), "node_id=%s\npid=%d\nregistered=%lld\n", a->node_id,
-		       (int)getpid(), (long long)time(NULL));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	rc = lsn_write_full(fd, text, (size_t)len);
-	if (!rc && fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	if (!rc && rename(tmp, path) != 0)
-		rc = -errno;
-	if (!rc)
-		rc = fsync_dir(dir);
-	return rc;
-}
-
-int lsn_archive_other_nodes(struct lsn_archive *a, char *other, size_t n)
-{
-	char dir[4096];
-	struct dirent *e;
-	int count = 0;
-	DIR *d;
-
-	if (!lsn_archive_has_dir(a))
-		return 0;
-	snprintf(dir, sizeof(dir), "%s/.nodes", a->dir);
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || strcmp(e->d_name, a->node_id) == 0)
-			continue;
-		if (count++ == 0 && other)
-			snprintf(other, n, "%s", e->d_name);
-	}
-	closedir(d);
-	return count;
-}
-
 /*
  * The content size of an archived snapshot without decompressing it: every
  * chunk frame carries its content size in its header (storage/snapshot.c

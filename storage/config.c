@@ -6,8 +6,16 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *const lsn_config_stored_keys[] = { "mode", "node_id", "archive", "segment_size",
-						NULL };
+const char *const lsn_config_stored_keys[] = {
+	"mode",		   "node_id",	       "archive",   "archive_id",     "archive_command",
+	"archive_check_command", "archive_timeout", "segment_size", "auto_trim",      "trim_delay",
+	"compress_level",  NULL
+};
+
+const char *const lsn_config_tunable_keys[] = {
+	"archive",	  "archive_command", "archive_check_command", "archive_timeout", "auto_trim",
+	"trim_delay", "segment_size",    "compress_level",	      "node_id",	 NULL
+};
 
 const char *lsn_mode_name(enum lsn_mode m)
 {
@@ -39,6 +47,19 @@ void lsn_config_defaults(struct lsn_config *cfg)
 	cfg->auto_trim = 0;
 	cfg->trim_delay = 600;
 	cfg->compress_level = 3;
+	cfg->archive_timeout = LSN_ARCHIVE_TIMEOUT_DEFAULT;
+}
+
+bool lsn_archive_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n != LSN_ARCHIVE_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
 }
 
 bool lsn_name_valid(const char *name)
@@ -98,15 +119,28 @@ int lsn_config_set(struct lsn_config *cfg, const char *key, const char *value, c
 			return why_set(why, "%s '%s' must be 1-64 of [A-Za-z0-9._-], not starting with '.'", key, value);
 		snprintf(cfg->node_id, sizeof(cfg->node_id), "%s", value);
 	} else if (strcmp(key, "archive") == 0) {
+		if (strcmp(value, "none") == 0)
+			value = "";
 		if (value[0] != '\0' && value[0] != '/')
 			return why_set(why, "%s must be an absolute path, not '%s'", key, value);
 		if (strlen(value) >= sizeof(cfg->archive))
 			return why_set(why, "%s path too long: '%s'", key, value);
 		memcpy(cfg->archive, value, strlen(value) + 1);
-	} else if (strcmp(key, "archive_command") == 0) {
+	} else if (strcmp(key, "archive_id") == 0) {
+		if (value[0] != '\0' && !lsn_archive_id_valid(value))
+			return why_set(why, "%s must be %d lowercase hex digits, not '%s'", key,
+				       LSN_ARCHIVE_ID_LEN, value);
+		memcpy(cfg->archive_id, value, strlen(value) + 1);
+	} else if (strcmp(key, "archive_command") == 0 || strcmp(key, "archive_check_command") == 0) {
+		char *dst = strcmp(key, "archive_command") == 0 ? cfg->archive_command
+								: cfg->archive_check_command;
 		if (strlen(value) >= sizeof(cfg->archive_command))
 			return why_set(why, "%s too long: '%.40s...'", key, value);
-		memcpy(cfg->archive_command, value, strlen(value) + 1);
+		memcpy(dst, value, strlen(value) + 1);
+	} else if (strcmp(key, "archive_timeout") == 0) {
+		if (lsn_parse_u64(value, &v) || v < 1 || v > UINT32_MAX)
+			return why_set(why, "%s must be a number of seconds >= 1, not '%s'", key, value);
+		cfg->archive_timeout = (uint32_t)v;
 	} else if (strcmp(key, "segment_size") == 0) {
 		if (lsn_parse_u64(value, &v) || v < LSN_SEGMENT_SIZE_MIN || v > LSN_SEGMENT_SIZE_MAX)
 			return why_set(why, "%s must be a byte count between 4096 and 2^40, not '%s'", key, value);
@@ -143,8 +177,14 @@ int lsn_config_get(const struct lsn_config *cfg, const char *key, char *buf, siz
 		snprintf(buf, n, "%s", cfg->node_id);
 	else if (strcmp(key, "archive") == 0)
 		snprintf(buf, n, "%s", cfg->archive);
+	else if (strcmp(key, "archive_id") == 0)
+		snprintf(buf, n, "%s", cfg->archive_id);
 	else if (strcmp(key, "archive_command") == 0)
 		snprintf(buf, n, "%s", cfg->archive_command);
+	else if (strcmp(key, "archive_check_command") == 0)
+		snprintf(buf, n, "%s", cfg->archive_check_command);
+	else if (strcmp(key, "archive_timeout") == 0)
+		snprintf(buf, n, "%u", cfg->archive_timeout);
 	else if (strcmp(key, "segment_size") == 0)
 		snprintf(buf, n, "%llu", (unsigned long long)cfg->segment_size);
 	else if (strcmp(key, "sync") == 0)

@@ -2,10 +2,13 @@
  * storage/config.h - a store's configuration: what mkfs.lsnfs writes, what
  * a mount's -o options override for that mount only.
  *
- * Keys and their text form (the same in mkfs flags, -o options and the
- * store): mode=single|cluster, node_id=NAME, archive=DIR,
- * archive_command=CMD, segment_size=BYTES, sync=always|fsync,
- * auto_trim=SECONDS, trim_delay=SECONDS, compress_level=N.
+ * Keys and their text form (the same in mkfs flags, -o options, the store
+ * and `lsnfsctl config`): mode=single|cluster, node_id=NAME,
+ * archive=DIR|none, archive_id=HEX32 (the id of the marker at the
+ * archive's root, see storage/archive.h), archive_command=CMD,
+ * archive_check_command=CMD, archive_timeout=SECONDS, segment_size=BYTES,
+ * sync=always|fsync, auto_trim=SECONDS, trim_delay=SECONDS,
+ * compress_level=N.  archive=none (or empty) means no archive.
  * Plain value object, no locking.
  */
 #ifndef LSN_CONFIG_H
@@ -21,6 +24,8 @@
 #define LSN_RECORD_MAX (1020u * 1024u) /* 1,044,480 bytes: SPEC section 2 */
 #define LSN_SEGMENT_SIZE_MIN 4096ull
 #define LSN_SEGMENT_SIZE_MAX (1ull << 40)
+#define LSN_ARCHIVE_ID_LEN 32        /* 128 bits as lowercase hex */
+#define LSN_ARCHIVE_TIMEOUT_DEFAULT 300
 
 /* Single-node or cluster mode (SPEC section 5), as persisted in the store. */
 enum lsn_mode { LSN_MODE_SINGLE = 0, LSN_MODE_CLUSTER = 1 };
@@ -33,7 +38,10 @@ struct lsn_config {
 	enum lsn_mode mode;
 	char node_id[LSN_NAME_MAX + 1];
 	char archive[PATH_MAX];          /* "" when none */
+	char archive_id[LSN_ARCHIVE_ID_LEN + 1]; /* "" when none recorded */
 	char archive_command[1024];      /* "" when none */
+	char archive_check_command[1024]; /* "" when none */
+	uint32_t archive_timeout;        /* seconds a command may run, >= 1 */
 	uint64_t segment_size;
 	bool sync_always;
 	uint32_t auto_trim;              /* seconds, 0 = off */
@@ -43,6 +51,9 @@ struct lsn_config {
 
 /* Keys stored in the store by mkfs (the others are per-mount only). */
 extern const char *const lsn_config_stored_keys[];
+/* Keys `lsnfsctl config` may change offline (a subset of the stored ones;
+ * mode has its own guarded switch, archive_id follows archive). */
+extern const char *const lsn_config_tunable_keys[];
 
 void lsn_config_defaults(struct lsn_config *cfg);
 /*
@@ -52,6 +63,9 @@ void lsn_config_defaults(struct lsn_config *cfg);
 int lsn_config_set(struct lsn_config *cfg, const char *key, const char *value, char *why);
 /* Text form of a key's value into buf (size n). 0 or -ENOENT. */
 int lsn_config_get(const struct lsn_config *cfg, const char *key, char *buf, size_t n);
+
+/* True for a well-formed archive id: LSN_ARCHIVE_ID_LEN of [0-9a-f]. */
+bool lsn_archive_id_valid(const char *id);
 
 /* Log and hold names: 1-64 of [A-Za-z0-9._-], not starting with '.'. */
 bool lsn_name_valid(const char *name);

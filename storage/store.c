@@ -455,6 +455,38 @@ int lsn_store_override(struct lsn_store *store, const char *key, const char *val
 	return rc;
 }
 
+static bool key_is_stored(const char *key)
+{
+	for (const char *const *k = lsn_config_stored_keys; *k; k++)
+		if (strcmp(*k, key) == 0)
+			return true;
+	return false;
+}
+
+int lsn_store_save_config(struct lsn_store *store, const struct lsn_config *cfg,
+			  const char *const *keys)
+{
+	rocksdb_writebatch_t *wb;
+	char value[PATH_MAX];
+	int rc;
+
+	for (const char *const *k = keys; *k; k++)
+		if (!key_is_stored(*k))
+			return -EINVAL;
+	wb = rocksdb_writebatch_create();
+	for (const char *const *k = keys; *k; k++) {
+		lsn_config_get(cfg, *k, value, sizeof(value));
+		put_config(wb, *k, value);
+	}
+	rc = lsn_store_write(store, store->wo_sync, wb, "save config");
+	rocksdb_writebatch_destroy(wb);
+	for (const char *const *k = keys; !rc && *k; k++) {
+		lsn_config_get(cfg, *k, value, sizeof(value));
+		lsn_config_set(&store->cfg, *k, value, NULL);
+	}
+	return rc;
+}
+
 int lsn_store_set_mode(struct lsn_store *store, enum lsn_mode mode)
 {
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();

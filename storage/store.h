@@ -89,6 +89,15 @@ void lsn_store_close(struct lsn_store *store);
 const struct lsn_config *lsn_store_config(const struct lsn_store *store);
 /* Per-mount override of one config key (not persisted).  See config.h. */
 int lsn_store_override(struct lsn_store *store, const char *key, const char *value, char *why);
+/*
+ * Persist the listed keys (NULL-terminated, each a stored key) with their
+ * values in `cfg`, in one synced batch, and apply them to the store's
+ * config.  For offline changes (lsnfsctl config) and for what a mount
+ * adopts for good (an archive and its id).  -EINVAL for a key that is not
+ * stored; nothing is written then.
+ */
+int lsn_store_save_config(struct lsn_store *store, const struct lsn_config *cfg,
+			  const char *const *keys);
 /* Persist a new mode (the caller has checked the guard); lsn_store_mode()
  * reads the live one from any thread (config's mode is the one at open). */
 int lsn_store_set_mode(struct lsn_store *store, enum lsn_mode mode);

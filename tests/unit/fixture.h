@@ -79,7 +79,7 @@ __attribute__((unused)) static void teardown(void)
 }
 
 /* Format tmpdir with cfg and open it. */
-static void fx_open_cfg(const struct lsn_config *cfg)
+__attribute__((unused)) static void fx_open_cfg(const struct lsn_config *cfg)
 {
 	int rc = lsn_store_format(tmpdir, cfg);
 
@@ -89,7 +89,7 @@ static void fx_open_cfg(const struct lsn_config *cfg)
 }
 
 /* Format tmpdir with segment_size (0: default) and open it. */
-static void fx_open(uint64_t segment_size)
+__attribute__((unused)) static void fx_open(uint64_t segment_size)
 {
 	struct lsn_config cfg;
 
@@ -99,7 +99,7 @@ static void fx_open(uint64_t segment_size)
 	fx_open_cfg(&cfg);
 }
 
-static void fx_reopen(void)
+__attribute__((unused)) static void fx_reopen(void)
 {
 	int rc;
 
@@ -108,7 +108,7 @@ static void fx_reopen(void)
 	cr_assert_eq(rc, 0, "reopen: %d", rc);
 }
 
-static struct lsn_log *fx_log(const char *name)
+__attribute__((unused)) static struct lsn_log *fx_log(const char *name)
 {
 	struct lsn_log *log = NULL;
 	int rc = lsn_store_find_log(store, name, &log);
@@ -117,7 +117,7 @@ static struct lsn_log *fx_log(const char *name)
 	return log;
 }
 
-static struct lsn_log *fx_create(const char *name)
+__attribute__((unused)) static struct lsn_log *fx_create(const char *name)
 {
 	int rc = lsn_store_create_log(store, name);
 

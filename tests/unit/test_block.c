@@ -611,6 +611,20 @@ static const struct set_case set_cases[] = {
 	{ "archive", "relative/dir", -EINVAL, NULL },
 	{ "archive_command", "cp %p /mnt/arch/%f", 0, NULL },
 	{ "archive_command", "", 0, NULL },
+	{ "archive", "none", 0, "" },
+	{ "archive_id", "0123456789abcdef0123456789abcdef", 0, NULL },
+	{ "archive_id", "", 0, NULL },
+	{ "archive_id", "0123456789ABCDEF0123456789ABCDEF", -EINVAL, NULL },
+	{ "archive_id", "0123456789abcdef0123456789abcde", -EINVAL, NULL },
+	{ "archive_id", "0123456789abcdef0123456789abcdef0", -EINVAL, NULL },
+	{ "archive_id", "g123456789abcdef0123456789abcdef", -EINVAL, NULL },
+	{ "archive_check_command", "test -f /mnt/arch/%f", 0, NULL },
+	{ "archive_check_command", "", 0, NULL },
+	{ "archive_timeout", "1", 0, NULL },
+	{ "archive_timeout", "300", 0, NULL },
+	{ "archive_timeout", "0", -EINVAL, NULL },
+	{ "archive_timeout", "4294967296", -EINVAL, NULL },
+	{ "archive_timeout", "5m", -EINVAL, NULL },
 	{ "segment_size", "4096", 0, NULL },
 	{ "segment_size", "1099511627776", 0, NULL },
 	{ "segment_size", "0067108864", 0, "67108864" },
@@ -639,8 +653,10 @@ static const struct set_case set_cases[] = {
 	{ "Segment_size", "4096", -ENOENT, NULL },
 };
 
-static const char *const all_keys[] = { "mode", "node_id", "archive", "archive_command", "segment_size",
-					"sync", "auto_trim", "trim_delay", "compress_level" };
+static const char *const all_keys[] = { "mode",	       "node_id",	  "archive",
+					"archive_id",	       "archive_command", "archive_check_command",
+					"archive_timeout",     "segment_size",	  "sync",
+					"auto_trim",	       "trim_delay",	  "compress_level" };
 #define N_KEYS (sizeof(all_keys) / sizeof(all_keys[0]))
 
 static void snapshot(const struct lsn_config *cfg, char (*out)[PATH_MAX])
@@ -658,6 +674,7 @@ Test(config, set_and_get)
 	lsn_config_defaults(&cfg);
 	cr_expect_eq(cfg.segment_size, 64ull << 20);
 	cr_expect_eq(cfg.compress_level, 3);
+	cr_expect_eq(cfg.archive_timeout, 300);
 	cr_expect_not(cfg.sync_always);
 	cr_expect_eq(cfg.mode, LSN_MODE_SINGLE);
 	cr_expect(lsn_name_valid(cfg.node_id), "default node_id '%s'", cfg.node_id);
@@ -722,7 +739,8 @@ Test(config, parse_u64)
 	cr_expect_eq(lsn_parse_u64(NULL, NULL), -EINVAL);
 }
 
-/* mkfs keys are stored; per-mount overrides are not. */
+/* mkfs keys are stored; per-mount overrides are not; offline changes
+ * (lsn_store_save_config) are. */
 Test(store, config_persistence)
 {
 	struct lsn_config cfg;
@@ -734,7 +752,9 @@ Test(store, config_persistence)
 	cr_assert_eq(lsn_config_set(&cfg, "node_id", "n7", why), 0);
 	cr_assert_eq(lsn_config_set(&cfg, "archive", "/srv/arch", why), 0);
 	cr_assert_eq(lsn_config_set(&cfg, "segment_size", "8192", why), 0);
-	cr_assert_eq(lsn_config_set(&cfg, "compress_level", "9", why), 0); /* not a stored key */
+	cr_assert_eq(lsn_config_set(&cfg, "compress_level", "9", why), 0);
+	cr_assert_eq(lsn_config_set(&cfg, "archive_id", "00112233445566778899aabbccddeeff", why), 0);
+	cr_assert_eq(lsn_config_set(&cfg, "archive_timeout", "7", why), 0);
 	fx_open_cfg(&cfg);
 	cr_assert_eq(lsn_store_override(store, "sync", "always", why), 0);
 	cr_assert_eq(lsn_store_override(store, "segment_size", "100000", why), 0);
@@ -750,7 +770,26 @@ Test(store, config_persistence)
 	cr_expect_str_eq(now->archive, "/srv/arch");
 	cr_expect_eq(now->segment_size, 8192, "override leaked into the store");
 	cr_expect_not(now->sync_always);
-	cr_expect_eq(now->compress_level, 3);
+	cr_expect_eq(now->compress_level, 9);
+	cr_expect_str_eq(now->archive_id, "00112233445566778899aabbccddeeff");
+	cr_expect_eq(now->archive_timeout, 7);
+	{
+		static const char *const keys[] = { "trim_delay", "archive_check_command", NULL };
+		static const char *const not_stored[] = { "trim_delay", "sync", NULL };
+		struct lsn_config next = *now;
+		cr_assert_eq(lsn_config_set(&next, "trim_delay", "42", why), 0);
+		cr_assert_eq(lsn_config_set(&next, "archive_check_command", "test -f /a/%f", why), 0);
+		cr_assert_eq(lsn_config_set(&next, "auto_trim", "99", why), 0); /* not in keys */
+		cr_expect_eq(lsn_store_save_config(store, &next, not_stored), -EINVAL);
+		cr_expect_eq(lsn_store_config(store)->trim_delay, 600, "a refused save changed it");
+		cr_assert_eq(lsn_store_save_config(store, &next, keys), 0);
+		cr_expect_eq(lsn_store_config(store)->trim_delay, 42);
+		fx_reopen();
+		now = lsn_store_config(store);
+		cr_expect_eq(now->trim_delay, 42);
+		cr_expect_str_eq(now->archive_check_command, "test -f /a/%f");
+		cr_expect_eq(now->auto_trim, 0, "a key not listed was saved");
+	}
 	cr_assert_eq(lsn_store_set_mode(store, LSN_MODE_SINGLE), 0);
 	cr_expect_eq(lsn_store_mode(store), LSN_MODE_SINGLE);
 	fx_reopen();
