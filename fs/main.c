@@ -25,10 +25,6 @@
 
 #define MAX_OVERRIDES 16
 
-static const char *const lsnfs_keys[] = { "archive",   "archive_command", "segment_size",
-					   "sync",      "auto_trim",       "trim_delay",
-					   "compress_level", NULL };
-
 struct cmdline {
 	char *store;
 	char *overrides[MAX_OVERRIDES]; /* "key=value" */
@@ -57,14 +53,17 @@ static void usage(FILE *to)
 		"Standard FUSE options (allow_other, default_permissions, ...) pass through.\n");
 }
 
+/* "key=value" where key is a mount option of the store's config. */
 static int is_lsnfs_key(const char *opt)
 {
-	for (const char *const *k = lsnfs_keys; *k; k++) {
-		size_t n = strlen(*k);
-		if (strncmp(opt, *k, n) == 0 && opt[n] == '=')
-			return 1;
-	}
-	return 0;
+	const char *eq = strchr(opt, '=');
+	char key[64];
+
+	if (!eq || (size_t)(eq - opt) >= sizeof(key))
+		return 0;
+	memcpy(key, opt, (size_t)(eq - opt));
+	key[eq - opt] = '\0';
+	return lsn_config_key_is(key, LSN_KEY_MOUNT);
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)

@@ -19,10 +19,7 @@ enum { CFG_DONE = 0, CFG_REFUSED = 1, CFG_USAGE = 2 };
 
 static bool tunable(const char *key)
 {
-	for (const char *const *k = lsn_config_tunable_keys; *k; k++)
-		if (strcmp(*k, key) == 0)
-			return true;
-	return false;
+	return lsn_config_key_is(key, LSN_KEY_TUNABLE);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -30,8 +27,9 @@ static int usage_error(const char *fmt, const char *arg)
 	fputs("lsnfsctl: config: ", stderr);
 	fprintf(stderr, fmt, arg);
 	fputs("\nusage: lsnfsctl config STORE [KEY=VALUE...]\nsettable keys:", stderr);
-	for (const char *const *k = lsn_config_tunable_keys; *k; k++)
-		fprintf(stderr, " %s", *k);
+	for (size_t i = 0; lsn_config_key_at(i); i++)
+		if (lsn_config_key_at(i)->flags & LSN_KEY_TUNABLE)
+			fprintf(stderr, " %s", lsn_config_key_at(i)->name);
 	fputs("\n", stderr);
 	return CFG_USAGE;
 }
@@ -55,9 +53,12 @@ static void list_settings(const struct lsn_config *cfg)
 {
 	char value[PATH_MAX];
 
-	for (const char *const *k = lsn_config_stored_keys; *k; k++) {
-		lsn_config_get(cfg, *k, value, sizeof(value));
-		printf("%s=%s\n", *k, value);
+	for (size_t i = 0; lsn_config_key_at(i); i++) {
+		const struct lsn_config_key *k = lsn_config_key_at(i);
+		if (!(k->flags & LSN_KEY_STORED))
+			continue;
+		lsn_config_get(cfg, k->name, value, sizeof(value));
+		printf("%s=%s\n", k->name, value);
 	}
 }
 
@@ -109,9 +110,10 @@ int lsnfsctl_config(int argc, char **argv)
 			code = CFG_USAGE;
 			goto out;
 		}
-		for (const char *const *k = lsn_config_tunable_keys; *k; k++)
-			if (strcmp(*k, key) == 0)
-				note_key(keys, &n_keys, *k);
+		for (size_t i = 0; lsn_config_key_at(i); i++)
+			if ((lsn_config_key_at(i)->flags & LSN_KEY_TUNABLE) &&
+			    strcmp(lsn_config_key_at(i)->name, key) == 0)
+				note_key(keys, &n_keys, lsn_config_key_at(i)->name);
 	}
 	if (archive) {
 		rc = lsn_archive_config_adopt(&cfg, archive, why);

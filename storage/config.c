@@ -2,20 +2,10 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-const char *const lsn_config_stored_keys[] = {
-	"mode",		   "node_id",	       "archive",   "archive_id",     "archive_command",
-	"archive_check_command", "archive_timeout", "segment_size", "auto_trim",      "trim_delay",
-	"compress_level",  NULL
-};
-
-const char *const lsn_config_tunable_keys[] = {
-	"archive",	  "archive_command", "archive_check_command", "archive_timeout", "auto_trim",
-	"trim_delay", "segment_size",    "compress_level",	      "node_id",	 NULL
-};
 
 const char *lsn_mode_name(enum lsn_mode m)
 {
@@ -107,95 +97,150 @@ static int __attribute__((format(printf, 2, 3))) why_set(char *why, const char *
 	return -EINVAL;
 }
 
+/*
+ * Every key, once: its text name, where it may be set, its kind and its
+ * field.  Parsing, printing and the lists of stored, tunable and mount
+ * keys all come from here.
+ */
+enum key_kind { KIND_MODE, KIND_NAME, KIND_PATH, KIND_ARCHIVE_ID, KIND_TEXT, KIND_U32, KIND_U64,
+		KIND_SYNC, KIND_LEVEL };
+
+struct key_def {
+	struct lsn_config_key key;
+	enum key_kind kind;
+	size_t offset, size;
+	uint64_t min, max;    /* numbers */
+};
+
+#define FIELD(f) offsetof(struct lsn_config, f), sizeof(((struct lsn_config *)0)->f)
+#define S LSN_KEY_STORED
+#define T LSN_KEY_TUNABLE
+#define M LSN_KEY_MOUNT
+static const struct key_def keys[] = {
+	{ { "mode", S }, KIND_MODE, FIELD(mode), 0, 0 },
+	{ { "node_id", S | T }, KIND_NAME, FIELD(node_id), 0, 0 },
+	{ { "archive", S | T | M }, KIND_PATH, FIELD(archive), 0, 0 },
+	{ { "archive_id", S }, KIND_ARCHIVE_ID, FIELD(archive_id), 0, 0 },
+	{ { "archive_command", S | T | M }, KIND_TEXT, FIELD(archive_command), 0, 0 },
+	{ { "archive_check_command", S | T | M }, KIND_TEXT, FIELD(archive_check_command), 0, 0 },
+	{ { "archive_timeout", S | T | M }, KIND_U32, FIELD(archive_timeout), 1, UINT32_MAX },
+	{ { "segment_size", S | T | M }, KIND_U64, FIELD(segment_size), LSN_SEGMENT_SIZE_MIN,
+	  LSN_SEGMENT_SIZE_MAX },
+	{ { "sync", M }, KIND_SYNC, FIELD(sync_always), 0, 0 },
+	{ { "auto_trim", S | T | M }, KIND_U32, FIELD(auto_trim), 0, UINT32_MAX },
+	{ { "trim_delay", S | T | M }, KIND_U32, FIELD(trim_delay), 0, UINT32_MAX },
+	{ { "compress_level", S | T | M }, KIND_LEVEL, FIELD(compress_level), 1, 19 },
+};
+#undef S
+#undef T
+#undef M
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+const struct lsn_config_key *lsn_config_key_at(size_t i)
+{
+	return i < N_KEYS ? &keys[i].key : NULL;
+}
+
+static const struct key_def *find_key(const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(keys[i].key.name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+bool lsn_config_key_is(const char *name, unsigned flag)
+{
+	const struct key_def *k = find_key(name);
+
+	return k && (k->key.flags & flag);
+}
+
 int lsn_config_set(struct lsn_config *cfg, const char *key, const char *value, char *why)
 {
+	const struct key_def *k = find_key(key);
+	char *field;
 	uint64_t v;
 
-	if (strcmp(key, "mode") == 0) {
+	if (!k)
+		return -ENOENT;
+	field = (char *)cfg + k->offset;
+	switch (k->kind) {
+	case KIND_MODE:
 		if (lsn_mode_parse(value, &cfg->mode) != 0)
 			return why_set(why, "%s must be single or cluster, not '%s'", key, value);
-	} else if (strcmp(key, "node_id") == 0) {
+		return 0;
+	case KIND_NAME:
 		if (!lsn_name_valid(value))
-			return why_set(why, "%s '%s' must be 1-64 of [A-Za-z0-9._-], not starting with '.'", key, value);
-		snprintf(cfg->node_id, sizeof(cfg->node_id), "%s", value);
-	} else if (strcmp(key, "archive") == 0) {
+			return why_set(why, "%s '%s' must be 1-64 of [A-Za-z0-9._-], not starting with '.'",
+				       key, value);
+		break;
+	case KIND_PATH:
 		if (strcmp(value, "none") == 0)
 			value = "";
 		if (value[0] != '\0' && value[0] != '/')
 			return why_set(why, "%s must be an absolute path, not '%s'", key, value);
-		if (strlen(value) >= sizeof(cfg->archive))
-			return why_set(why, "%s path too long: '%s'", key, value);
-		memcpy(cfg->archive, value, strlen(value) + 1);
-	} else if (strcmp(key, "archive_id") == 0) {
+		break;
+	case KIND_ARCHIVE_ID:
 		if (value[0] != '\0' && !lsn_archive_id_valid(value))
 			return why_set(why, "%s must be %d lowercase hex digits, not '%s'", key,
 				       LSN_ARCHIVE_ID_LEN, value);
-		memcpy(cfg->archive_id, value, strlen(value) + 1);
-	} else if (strcmp(key, "archive_command") == 0 || strcmp(key, "archive_check_command") == 0) {
-		char *dst = strcmp(key, "archive_command") == 0 ? cfg->archive_command
-								: cfg->archive_check_command;
-		if (strlen(value) >= sizeof(cfg->archive_command))
-			return why_set(why, "%s too long: '%.40s...'", key, value);
-		memcpy(dst, value, strlen(value) + 1);
-	} else if (strcmp(key, "archive_timeout") == 0) {
-		if (lsn_parse_u64(value, &v) || v < 1 || v > UINT32_MAX)
-			return why_set(why, "%s must be a number of seconds >= 1, not '%s'", key, value);
-		cfg->archive_timeout = (uint32_t)v;
-	} else if (strcmp(key, "segment_size") == 0) {
-		if (lsn_parse_u64(value, &v) || v < LSN_SEGMENT_SIZE_MIN || v > LSN_SEGMENT_SIZE_MAX)
-			return why_set(why, "%s must be a byte count between 4096 and 2^40, not '%s'", key, value);
-		cfg->segment_size = v;
-	} else if (strcmp(key, "sync") == 0) {
-		if (strcmp(value, "always") == 0)
-			cfg->sync_always = true;
-		else if (strcmp(value, "fsync") == 0)
-			cfg->sync_always = false;
-		else
+		break;
+	case KIND_TEXT:
+		break;
+	case KIND_SYNC:
+		if (strcmp(value, "always") != 0 && strcmp(value, "fsync") != 0)
 			return why_set(why, "%s must be always or fsync, not '%s'", key, value);
-	} else if (strcmp(key, "auto_trim") == 0 || strcmp(key, "trim_delay") == 0) {
-		if (lsn_parse_u64(value, &v) || v > UINT32_MAX)
-			return why_set(why, "%s must be a number of seconds, not '%s'", key, value);
-		if (key[0] == 'a')
-			cfg->auto_trim = (uint32_t)v;
+		cfg->sync_always = strcmp(value, "always") == 0;
+		return 0;
+	case KIND_U32:
+	case KIND_U64:
+	case KIND_LEVEL:
+		if (lsn_parse_u64(value, &v) || v < k->min || v > k->max)
+			return why_set(why, "%s must be a number from %llu to %llu, not '%s'", key,
+				       (unsigned long long)k->min, (unsigned long long)k->max, value);
+		if (k->kind == KIND_U32)
+			*(uint32_t *)field = (uint32_t)v;
+		else if (k->kind == KIND_U64)
+			*(uint64_t *)field = v;
 		else
-			cfg->trim_delay = (uint32_t)v;
-	} else if (strcmp(key, "compress_level") == 0) {
-		if (lsn_parse_u64(value, &v) || v < 1 || v > 19)
-			return why_set(why, "%s must be a zstd level from 1 to 19, not '%s'", key, value);
-		cfg->compress_level = (int)v;
-	} else {
-		return -ENOENT;
+			*(int *)field = (int)v;
+		return 0;
 	}
+	/* The text kinds. */
+	if (strlen(value) >= k->size)
+		return why_set(why, "%s too long: '%.40s...'", key, value);
+	memcpy(field, value, strlen(value) + 1);
 	return 0;
 }
 
 int lsn_config_get(const struct lsn_config *cfg, const char *key, char *buf, size_t n)
 {
-	if (strcmp(key, "mode") == 0)
-		snprintf(buf, n, "%s", lsn_mode_name(cfg->mode));
-	else if (strcmp(key, "node_id") == 0)
-		snprintf(buf, n, "%s", cfg->node_id);
-	else if (strcmp(key, "archive") == 0)
-		snprintf(buf, n, "%s", cfg->archive);
-	else if (strcmp(key, "archive_id") == 0)
-		snprintf(buf, n, "%s", cfg->archive_id);
-	else if (strcmp(key, "archive_command") == 0)
-		snprintf(buf, n, "%s", cfg->archive_command);
-	else if (strcmp(key, "archive_check_command") == 0)
-		snprintf(buf, n, "%s", cfg->archive_check_command);
-	else if (strcmp(key, "archive_timeout") == 0)
-		snprintf(buf, n, "%u", cfg->archive_timeout);
-	else if (strcmp(key, "segment_size") == 0)
-		snprintf(buf, n, "%llu", (unsigned long long)cfg->segment_size);
-	else if (strcmp(key, "sync") == 0)
-		snprintf(buf, n, "%s", cfg->sync_always ? "always" : "fsync");
-	else if (strcmp(key, "auto_trim") == 0)
-		snprintf(buf, n, "%u", cfg->auto_trim);
-	else if (strcmp(key, "trim_delay") == 0)
-		snprintf(buf, n, "%u", cfg->trim_delay);
-	else if (strcmp(key, "compress_level") == 0)
-		snprintf(buf, n, "%d", cfg->compress_level);
-	else
+	const struct key_def *k = find_key(key);
+	const char *field;
+
+	if (!k)
 		return -ENOENT;
+	field = (const char *)cfg + k->offset;
+	switch (k->kind) {
+	case KIND_MODE:
+		snprintf(buf, n, "%s", lsn_mode_name(cfg->mode));
+		break;
+	case KIND_SYNC:
+		snprintf(buf, n, "%s", cfg->sync_always ? "always" : "fsync");
+		break;
+	case KIND_U32:
+		snprintf(buf, n, "%u", *(const uint32_t *)field);
+		break;
+	case KIND_U64:
+		snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)field);
+		break;
+	case KIND_LEVEL:
+		snprintf(buf, n, "%d", *(const int *)field);
+		break;
+	default:
+		snprintf(buf, n, "%s", field);
+		break;
+	}
 	return 0;
 }

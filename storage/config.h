@@ -49,11 +49,23 @@ struct lsn_config {
 	int compress_level;
 };
 
-/* Keys stored in the store by mkfs (the others are per-mount only). */
-extern const char *const lsn_config_stored_keys[];
-/* Keys `lsnfsctl config` may change offline (a subset of the stored ones;
- * mode has its own guarded switch, archive_id follows archive). */
-extern const char *const lsn_config_tunable_keys[];
+/*
+ * The keys.  STORED: kept in the store (mkfs, lsnfsctl config); TUNABLE:
+ * `lsnfsctl config` may change it offline (mode has its own guarded
+ * switch, archive_id follows archive); MOUNT: a mount option (-o) may
+ * override it for one mount.
+ */
+#define LSN_KEY_STORED 1u
+#define LSN_KEY_TUNABLE 2u
+#define LSN_KEY_MOUNT 4u
+struct lsn_config_key {
+	const char *name;
+	unsigned flags;
+};
+/* The i-th key, or NULL past the last: for (i = 0; (k = lsn_config_key_at(i)); i++). */
+const struct lsn_config_key *lsn_config_key_at(size_t i);
+/* `name` is a key with `flag`. */
+bool lsn_config_key_is(const char *name, unsigned flag);
 
 void lsn_config_defaults(struct lsn_config *cfg);
 /*

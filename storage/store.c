@@ -208,9 +208,12 @@ int lsn_store_format(const char *dir, const struct lsn_config *cfg)
 	if (rc)
 		goto out;
 	wb = rocksdb_writebatch_create();
-	for (const char *const *key = lsn_config_stored_keys; *key; key++) {
-		lsn_config_get(cfg, *key, value, sizeof(value));
-		put_config(wb, *key, value);
+	for (size_t i = 0; lsn_config_key_at(i); i++) {
+		const struct lsn_config_key *key = lsn_config_key_at(i);
+		if (!(key->flags & LSN_KEY_STORED))
+			continue;
+		lsn_config_get(cfg, key->name, value, sizeof(value));
+		put_config(wb, key->name, value);
 	}
 	put_next_log_id(wb, 1);
 	rc = lsn_store_write(st, st->wo_sync, wb, "format");
@@ -457,10 +460,7 @@ int lsn_store_override(struct lsn_store *store, const char *key, const char *val
 
 static bool key_is_stored(const char *key)
 {
-	for (const char *const *k = lsn_config_stored_keys; *k; k++)
-		if (strcmp(*k, key) == 0)
-			return true;
-	return false;
+	return lsn_config_key_is(key, LSN_KEY_STORED);
 }
 
 int lsn_store_save_config(struct lsn_store *store, const struct lsn_config *cfg,
