@@ -4,7 +4,11 @@
 # links /sbin/mount.lsnfs and /sbin/mount.fuse.lsnfs (mount(8) runs
 # /sbin/mount.TYPE) to the installed helpers, and `make uninstall` removes
 # exactly what install added - nothing else, and never a /sbin file that is
-# not its own link.
+# not its own link.  The installed systemd units pass `systemd-analyze
+# verify` under the names they are shipped with (lsnfs@.service,
+# srv-logs.mount), also an instance with a '-' in its path and the drop-in
+# the README describes; the template uses the mountpoint (%f), never an
+# escaped name, and its ExecStopPost detaches a dead mount.
 #
 # The real /usr/local and /sbin are not touched: the test runs in a private
 # mount namespace (unshare -m) with an overlay on each, whose upper layer is
@@ -64,6 +68,61 @@ done
 mount_fs "$T/var/store" "$T/m"
 assert_eq "$(cat "$T/m"/p0/segments/*.log)" $'lsnfs\nfuse.lsnfs' "records written through both mounts"
 umount_fs "$T/m"
+
+UNIT=/usr/local/lib/systemd/system/lsnfs@.service
+if command -v systemd-analyze >/dev/null 2>&1; then
+	# verify_clean WHAT FILE...: systemd-analyze verify exits 0 and says nothing
+	# about our units (it may warn about the host's own units).
+	verify_clean() {
+		local what=$1 out rc=0
+		shift
+		out=$(cd "$T/units" && systemd-analyze verify --man=no "$@" 2>&1) || rc=$?
+		assert_eq "$rc" "0" "systemd-analyze verify $what ($out)"
+		if grep -E 'lsnfs|srv-logs|\.conf' <<<"$out"; then
+			fail "systemd-analyze verify $what complains: $out"
+		fi
+	}
+	note "systemd-analyze verify: the installed lsnfs@.service and srv-logs.mount, as shipped"
+	mkdir -p "$T/units"
+	cp "$UNIT" "$ROOT/mount-helpers/srv-logs.mount" "$T/units/"
+	verify_clean "lsnfs@.service" ./lsnfs@.service
+	verify_clean "srv-logs.mount" ./srv-logs.mount
+
+	note "an instance with a '-' in its path, and the drop-in README describes"
+	unit=$(systemd-escape -p --template=lsnfs@.service /srv/my-logs)
+	assert_eq "$unit" 'lsnfs@srv-my\x2dlogs.service' "the escaped instance name"
+	ln -s lsnfs@.service "$T/units/$unit"
+	mkdir -p "$T/units/$unit.d"
+	printf '[Unit]\nRequiresMountsFor=/mnt/archive\n[Service]\nEnvironment=LSNFS_STORE=/data/store\nEnvironment=LSNFS_OPTIONS=archive=/mnt/archive,auto_trim=300\n' \
+		>"$T/units/$unit.d/lsnfs.conf"
+	printf '[Unit]\nLsnfsProbe=1\n' >"$T/units/$unit.d/zz-probe.conf"
+	out=$(cd "$T/units" && systemd-analyze verify --man=no "./$unit" 2>&1) || true
+	grep -q "zz-probe.conf:2: Unknown key 'LsnfsProbe'" <<<"$out" ||
+		fail "systemd does not read drop-ins from $unit.d: $out"
+	rm "$T/units/$unit.d/zz-probe.conf"
+	verify_clean "$unit with a drop-in" "./$unit"
+else
+	note "(systemd-analyze is not installed: the units are not verified)"
+fi
+note "the unit's paths: %f (the mountpoint) everywhere, never the escaped %i; ExecStopPost detaches"
+! grep -n '%[iI]' "$UNIT" || fail "escaped instance specifiers (%i, %I) in $UNIT"
+grep -qx 'Environment=LSNFS_STORE=/var/lib/lsnfs%f' "$UNIT" || fail "default store of $UNIT: $(grep STORE "$UNIT")"
+grep -qx 'RequiresMountsFor=/var/lib/lsnfs%f' "$UNIT" || fail "RequiresMountsFor of $UNIT"
+grep -qx 'ExecStart=/usr/local/sbin/mount.lsnfs ${LSNFS_STORE} %f -o ${LSNFS_OPTIONS}' "$UNIT" ||
+	fail "ExecStart of $UNIT: $(grep ExecStart= "$UNIT")"
+stop_post=$(sed -n 's/^ExecStopPost=-//p' "$UNIT")
+assert_eq "$stop_post" "fusermount3 -uz %f" "ExecStopPost of $UNIT"
+# What systemd runs after the daemon was killed: the command, %f being the mountpoint.
+mount_fs "$T/var/store" "$T/m"
+crash_pid=$DAEMON_PID
+kill -9 "$crash_pid"
+_wait_dead "$crash_pid" 10 || fail "daemon survived kill -9"
+wait "$crash_pid" 2>/dev/null || true
+mountpoint -q "$T/m" 2>/dev/null || ! stat "$T/m" >/dev/null 2>&1 || fail "no dead mount left by kill -9"
+read -ra cmd <<<"$stop_post"
+"${cmd[@]/\%f/$T/m}" || fail "ExecStopPost ${cmd[*]} for $T/m failed"
+! mountpoint -q "$T/m" || fail "$T/m still mounted after ExecStopPost"
+ls "$T/m" >/dev/null || fail "$T/m unusable after ExecStopPost"
 
 note "make uninstall removes exactly what make install added"
 ops_make uninstall >"$T/uninstall.log" 2>&1 || fail "make uninstall failed: $(tail -n 5 "$T/uninstall.log")"
