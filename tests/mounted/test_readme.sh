@@ -52,6 +52,19 @@ wait_no_daemon() { # PATH
 
 for name in quickstart-mount quickstart single-node to-cluster; do block "$name" >/dev/null; done
 
+note "README links only files of the repository, and they exist"
+links=$(grep -o '\]([^)]*)' "$README" | sed 's/^](//; s/)$//' | sort -u)
+[[ -n $links ]] || fail "no links found in README.md (the contract is linked)"
+grep -qx 'doc/SPEC.md' <<<"$links" || fail "README.md does not link doc/SPEC.md: $links"
+while read -r link; do
+	case $link in
+	http://* | https://*) fail "README.md links outside the repository: $link" ;;
+	\#*) continue ;;
+	esac
+	[[ $link != /* && $link != ../* ]] || fail "README.md links outside the repository: $link"
+	[[ -e $ROOT/${link%%#*} ]] || fail "README.md links $link, which does not exist"
+done <<<"$links"
+
 # ---- quick start ------------------------------------------------------------
 note "quick start: make run in the source tree (RUN_STORE, RUN_MNT in \$T), the second shell in \$T"
 Q=$T/qs
