@@ -13,6 +13,13 @@ DESTDIR   ?=
 SBINDIR   ?= $(PREFIX)/sbin
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
+COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
+# mount(8) runs /sbin/mount.TYPE only.  A plain `make install` (no DESTDIR)
+# whose SBINDIR is not /sbin links the helpers there; uninstall removes
+# exactly those links.  Packagers (DESTDIR) ship the helper in /sbin or /usr/sbin.
+MOUNT_HELPER_DIR ?= /sbin
+# The one place the version is set; every program prints it on --version.
+VERSION   := $(shell cat VERSION)
 
 CC        ?= cc
 WARN      := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings -Wvla
@@ -20,8 +27,8 @@ WERROR    ?=
 SAN       ?=
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) $(WERROR) $(SAN) $(CFLAGS) \
-             -I. $(shell pkg-config --cflags rocksdb libzstd 2>/dev/null)
+ALL_CFLAGS = -std=c17 -DLSN_VERSION='"$(VERSION)"' -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
+             $(WARN) $(WERROR) $(SAN) $(CFLAGS) -I. $(shell pkg-config --cflags rocksdb libzstd 2>/dev/null)
 # FUSE's headers reach fs/ (and what tests fs/) only: nothing else can include them.
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null)
 LDLIBS_CORE = $(shell pkg-config --libs rocksdb libzstd 2>/dev/null) -lpthread -lm
@@ -47,7 +54,9 @@ LIB      := $(BUILD)/liblsnfs.a
 DAEMON   := $(BUILD)/lsnfs
 MKFS     := $(BUILD)/mkfs.lsnfs
 CTL      := $(BUILD)/lsnfsctl
-PROGRAMS := $(DAEMON) $(MKFS) $(CTL)
+MOUNTH   := $(BUILD)/mount.lsnfs
+PROGRAMS := $(DAEMON) $(MKFS) $(CTL) $(MOUNTH)
+COMPLETIONS := lsnfsctl mkfs.lsnfs
 
 .PHONY: all deps run test unit mounted layers asan bench clean install uninstall FORCE
 
@@ -81,6 +90,13 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The objects that print the version are rebuilt when it changes.
+$(BUILD)/fs/main.o $(BUILD)/mount-helpers/mkfs.o $(BUILD)/mount-helpers/lsnfsctl.o: VERSION
+
+$(MOUNTH): mount-helpers/mount.lsnfs VERSION
+	@mkdir -p $(dir $@)
+	sed 's|@VERSION@|$(VERSION)|g' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+
 $(DAEMON): $(FS_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(FS_OBJ) $(LIB) $(LDLIBS_FUSE) $(LDLIBS_CORE)
 
@@ -107,9 +123,9 @@ RUN_OPTS  ?=
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@mkdir -p $(RUN_MNT) var
+	@mkdir -p $(RUN_MNT)
 	@[ -e $(RUN_STORE)/lsnfs.store ] || $(MKFS) $(RUN_STORE)
-	@echo "lsnfs: $(RUN_STORE) mounted at $(RUN_MNT) (foreground; Ctrl-C unmounts)"
+	@echo "lsnfs: mounting $(RUN_STORE) at $(RUN_MNT) in the foreground; stop it with 'fusermount3 -u $(RUN_MNT)' from any shell"
 	$(DAEMON) $(RUN_STORE) $(RUN_MNT) -f $(if $(RUN_OPTS),-o $(RUN_OPTS))
 
 # ---- tests ---------------------------------------------------------------
@@ -143,17 +159,34 @@ clean:
 
 # ---- install -------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
-	install -m 755 $(DAEMON) $(MKFS) $(CTL) $(DESTDIR)$(SBINDIR)/
-	install -m 755 mount-helpers/mount.lsnfs $(DESTDIR)$(SBINDIR)/mount.lsnfs
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPDIR)
+	install -m 755 $(DAEMON) $(MKFS) $(CTL) $(MOUNTH) $(DESTDIR)$(SBINDIR)/
 	ln -sf mount.lsnfs $(DESTDIR)$(SBINDIR)/mount.fuse.lsnfs
 	install -m 644 mount-helpers/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' mount-helpers/lsnfs@.service > $(DESTDIR)$(UNITDIR)/lsnfs@.service
+	for c in $(COMPLETIONS); do install -m 644 mount-helpers/completion/$$c.bash $(DESTDIR)$(COMPDIR)/$$c || exit 1; done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(readlink -f $(SBINDIR))" != "$$(readlink -f $(MOUNT_HELPER_DIR))" ]; then \
+		for h in mount.lsnfs mount.fuse.lsnfs; do \
+			l=$(MOUNT_HELPER_DIR)/$$h; \
+			if [ -e $$l ] && [ ! -L $$l ]; then \
+				echo "install: $$l exists and is not a link; left alone (mount -t lsnfs runs it)" >&2; \
+			else \
+				echo "ln -sfn $(SBINDIR)/$$h $$l"; ln -sfn $(SBINDIR)/$$h $$l || exit 1; \
+			fi; \
+		done; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/lsnfs $(DESTDIR)$(SBINDIR)/mkfs.lsnfs $(DESTDIR)$(SBINDIR)/lsnfsctl \
 	      $(DESTDIR)$(SBINDIR)/mount.lsnfs $(DESTDIR)$(SBINDIR)/mount.fuse.lsnfs \
 	      $(DESTDIR)$(UNITDIR)/lsnfs@.service
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,lsnfs.8 mkfs.lsnfs.8 mount.lsnfs.8 lsnfsctl.8)
+	rm -f $(addprefix $(DESTDIR)$(COMPDIR)/,$(COMPLETIONS))
+	@if [ -z "$(DESTDIR)" ]; then \
+		for h in mount.lsnfs mount.fuse.lsnfs; do \
+			l=$(MOUNT_HELPER_DIR)/$$h; \
+			if [ -L $$l ] && [ "$$(readlink $$l)" = "$(SBINDIR)/$$h" ]; then echo "rm -f $$l"; rm -f $$l; fi; \
+		done; \
+	fi
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

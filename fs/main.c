@@ -253,16 +253,15 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
-			printf("lsnfs 0.1 (libfuse %s)\n", fuse_pkgversion());
+			printf("lsnfs %s (libfuse %s)\n", LSN_VERSION, fuse_pkgversion());
 			return 0;
 		}
 	}
 	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad)
 		return 2;
 	if (!cl.store || cl.n_nonopt < 2) {
-		fprintf(stderr, "lsnfs: %s\n", !cl.store ? "missing STORE and MOUNTPOINT"
-							 : "missing MOUNTPOINT");
-		usage(stderr);
+		fprintf(stderr, "lsnfs: %s\nTry 'lsnfs --help' for more information.\n",
+			!cl.store ? "missing STORE and MOUNTPOINT" : "missing MOUNTPOINT");
 		return 2;
 	}
 	if (cl.n_nonopt > 2) {

@@ -85,6 +85,7 @@ static void usage(FILE *to)
 		"  seal MOUNTPOINT/LOG                 seal the active segment now\n"
 		"  mode MOUNTPOINT single|cluster      switch the node's mode\n"
 		"  config STORE [KEY=VALUE...]         list or change an unmounted store's settings\n"
+		"  --help, --version                   this help; the version\n"
 		"\n"
 		"Exit status: 0 done, 1 refused by a rule or failed, 2 bad arguments.\n"
 		"See lsnfsctl(8).\n",
@@ -104,8 +105,10 @@ static int __attribute__((format(printf, 2, 3))) say(int code, const char *fmt, 
 	return code;
 }
 
-/* Bad arguments: the one-line error, then the usage; exit status 2. */
-#define usage_error(...) (say(EXIT_USAGE, __VA_ARGS__), usage(stderr), EXIT_USAGE)
+/* Bad arguments: the one-line error, then where to read more; exit status 2. */
+#define usage_error(...)                                                                   \
+	(say(EXIT_USAGE, __VA_ARGS__), fputs("Try 'lsnfsctl --help' for more information.\n", stderr), \
+	 EXIT_USAGE)
 
 /* An errno the filesystem returned that no rule below explains better. */
 static int refused(const char *what, const char *path, int err)
@@ -778,6 +781,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
+			return EXIT_DONE;
+		}
+		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+			printf("lsnfsctl (lsnfs) %s\n", LSN_VERSION);
 			return EXIT_DONE;
 		}
 	}

@@ -68,7 +68,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	note "systemd-analyze verify lsnfs@srv-logs.service"
 	mkdir -p "$T/units"
 	sed "s|$PREFIX/sbin|$SB|g" "$UNIT" >"$T/units/lsnfs@.service"
-	cp "$ROOT/mount-helpers/lsnfs-example.mount" "$T/units/srv-logs.mount"
+	cp "$ROOT/mount-helpers/srv-logs.mount" "$T/units/srv-logs.mount"
 	if ! out=$(cd "$T/units" && systemd-analyze verify --man=no ./lsnfs@srv-logs.service ./srv-logs.mount 2>&1); then
 		fail "systemd-analyze verify: $out"
 	fi
