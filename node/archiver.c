@@ -15,6 +15,7 @@
 #define BACKOFF_MAX 60
 #define RECHECK_SECONDS 10 /* archived copies can vanish (another node, an operator) */
 #define REMOTE_SECONDS 3   /* listing a shared archive (maybe s3fs) is not free */
+#define CHECK_CMD_SECONDS 60 /* archive_check_command re-runs: a process each */
 
 enum snap_state { SNAP_PENDING, SNAP_ARCHIVED, SNAP_FAILED };
 
@@ -26,6 +27,7 @@ struct local_snap {
 	uint64_t next_try;
 	uint32_t backoff;
 	uint64_t next_check;
+	uint64_t next_cmd_check; /* archive_check_command re-check */
 	bool seen; /* still present at the last scan */
 };
 
@@ -57,7 +59,13 @@ struct lsn_archiver {
 	bool other_nodes;
 	char other_node[LSN_NAME_MAX + 1]; /* the first other node seen */
 	struct lsn_archiver_counters counters;
+	/* Availability (the marker at the archive's root): while unavailable
+	 * nothing is confirmed and no confirmation counts. */
+	bool unavailable;
+	char unavailable_reason[LSN_ARCHIVE_REASON_MAX];
 	uint64_t next_remote;        /* archiver thread only */
+	bool registered;             /* archiver thread only (and start) */
+	int register_error;          /* the last registration failure, 0 none */
 };
 
 /* ---- state lookups (lock held) ----------------------------------------- */
@@ -108,8 +116,7 @@ int lsn_archiver_init(struct lsn_archiver **out, struct lsn_store *store,
 	if (cfg->archive[0] || cfg->archive_command[0]) {
 		rc = lsn_store_tmpdir(store, tmpdir, sizeof(tmpdir));
 		if (!rc)
-			rc = lsn_archive_init(&ar->archive, cfg->archive, cfg->archive_command,
-					      cfg->node_id, tmpdir);
+			rc = lsn_archive_init_config(&ar->archive, cfg, tmpdir);
 		if (rc) {
 			lsn_archiver_free(ar);
 			return rc;
@@ -119,18 +126,150 @@ int lsn_archiver_init(struct lsn_archiver **out, struct lsn_store *store,
 	return 0;
 }
 
-int lsn_archiver_register(struct lsn_archiver *ar)
+/*
+ * Is the archive there and ours?  0, or a negative errno with `reason` set.
+ * A directory without a recorded id (its marker could not be written when
+ * the store adopted it) is never trusted.  Without a directory there is no
+ * marker to look at: 0.
+ */
+int lsn_archiver_check_available(struct lsn_archiver *ar, char *reason)
 {
 	const struct lsn_config *cfg = lsn_store_config(ar->store);
-	int rc;
 
-	if (!ar->archive)
+	if (!lsn_archive_has_dir(ar->archive))
 		return 0;
-	rc = lsn_archive_register(ar->archive);
+	if (!cfg->archive_id[0]) {
+		if (reason)
+			snprintf(reason, LSN_ARCHIVE_REASON_MAX,
+				 "archive unavailable: no archive id recorded for %.120s (its marker could "
+				 "not be written; see mkfs.lsnfs --archive)",
+				 cfg->archive);
+		return -ENOKEY;
+	}
+	return lsn_archive_available(ar->archive, reason);
+}
+
+/* Publish the trim point of every log (after a registration: trims of an
+ * earlier version or of a time the archive was away are made known). */
+static int publish_all(struct lsn_archiver *ar)
+{
+	struct lsn_archive_trim_point *pts = NULL;
+	char **names = NULL;
+	size_t n = 0, k = 0;
+	int rc = lsn_store_list_logs(ar->store, &names, &n);
+
 	if (rc)
-		lsn_diag(LSN_DIAG_ERR, "cannot register node %s in archive %s: %s", cfg->node_id,
-			 cfg->archive, strerror(-rc));
+		return rc;
+	pts = calloc(n + 1, sizeof(*pts));
+	for (size_t i = 0; pts && i < n; i++) {
+		struct lsn_log_info info;
+		struct lsn_log *log;
+
+		if (lsn_store_find_log(ar->store, names[i], &log) != 0)
+			continue;
+		lsn_log_info(log, &info);
+		if (info.trim_point == 0)
+			continue;
+		snprintf(pts[k].log, sizeof(pts[k].log), "%s", names[i]);
+		pts[k++].trim_point = info.trim_point;
+	}
+	rc = pts ? lsn_archive_publish(ar->archive, pts, k) : -ENOMEM;
+	free(pts);
+	lsn_names_free(names, n);
 	return rc;
+}
+
+/* Register (once per mount, while the archive is available); a failure is
+ * logged when it changes and retried at the next pass: a read-only archive
+ * does not stop the node. */
+static void register_now(struct lsn_archiver *ar)
+{
+	const struct lsn_config *cfg = lsn_store_config(ar->store);
+	int rc = lsn_archive_register(ar->archive);
+
+	if (!rc)
+		rc = publish_all(ar);
+	if (rc && rc != ar->register_error)
+		lsn_diag(LSN_DIAG_ERR,
+			 "WARNING: cannot register node %s in archive %s: %s (retrying; other nodes "
+			 "cannot see this node's trim points until it works)",
+			 cfg->node_id, cfg->archive, strerror(-rc));
+	else if (!rc && ar->register_error)
+		lsn_diag(LSN_DIAG_WARN, "node %s registered in archive %s", cfg->node_id,
+			 cfg->archive);
+	ar->register_error = rc;
+	ar->registered = rc == 0;
+}
+
+/*
+ * Look at the marker; log each change of availability once.  When the
+ * archive comes back every confirmation is re-verified before it counts
+ * again (what happened to the archive meanwhile is unknown).
+ */
+static bool update_availability(struct lsn_archiver *ar)
+{
+	const struct lsn_config *cfg = lsn_store_config(ar->store);
+	char reason[LSN_ARCHIVE_REASON_MAX] = "";
+	int rc = lsn_archiver_check_available(ar, reason);
+	bool was;
+
+	pthread_mutex_lock(&ar->lock);
+	was = ar->unavailable;
+	ar->unavailable = rc != 0;
+	if (rc)
+		snprintf(ar->unavailable_reason, sizeof(ar->unavailable_reason), "%s", reason);
+	for (size_t i = 0; !rc && was && i < ar->n_local; i++) {
+		if (ar->local[i].state == SNAP_ARCHIVED)
+			ar->local[i].state = SNAP_PENDING;
+		ar->local[i].next_try = 0;
+		ar->local[i].backoff = 0;
+	}
+	if (!rc && was)
+		ar->next_remote = 0;
+	pthread_mutex_unlock(&ar->lock);
+	if (rc && !was)
+		lsn_diag(LSN_DIAG_ERR,
+			 "WARNING: %s: nothing is archived or confirmed, and nothing is trimmed on the "
+			 "strength of archived snapshots, until it is back",
+			 reason);
+	else if (!rc && was)
+		lsn_diag(LSN_DIAG_WARN,
+			 "archive %s is available again: its archived snapshots are verified before "
+			 "they count",
+			 cfg->archive);
+	if (!rc && !ar->registered)
+		register_now(ar);
+	return rc == 0;
+}
+
+int lsn_archiver_register(struct lsn_archiver *ar)
+{
+	if (ar->archive)
+		update_availability(ar);
+	return 0;
+}
+
+bool lsn_archiver_unavailable(struct lsn_archiver *ar, char *reason, size_t n)
+{
+	bool v;
+
+	pthread_mutex_lock(&ar->lock);
+	v = ar->unavailable;
+	if (reason)
+		snprintf(reason, n, "%s", v ? ar->unavailable_reason : "");
+	pthread_mutex_unlock(&ar->lock);
+	return v;
+}
+
+struct lsn_archive *lsn_archiver_archive(struct lsn_archiver *ar)
+{
+	return ar->archive;
+}
+
+void lsn_archiver_abort(struct lsn_archiver *ar)
+{
+	if (ar && ar->archive)
+		lsn_archive_abort(ar->archive);
 }
 
 void lsn_archiver_free(struct lsn_archiver *ar)
@@ -177,6 +316,8 @@ static uint64_t archived_max(struct lsn_archiver *ar, struct lsn_log *log, uint6
 {
 	uint64_t best = 0;
 
+	if (ar->unavailable)
+		return 0; /* no confirmation can be re-checked now */
 	for (size_t i = 0; i < ar->n_local; i++)
 		if (ar->local[i].log == log && ar->local[i].state == SNAP_ARCHIVED &&
 		    ar->local[i].lsn != except && ar->local[i].lsn > best)
@@ -204,7 +345,9 @@ void lsn_archiver_state_text(struct lsn_archiver *ar, struct lsn_log *log, uint6
 
 	pthread_mutex_lock(&ar->lock);
 	s = local_find(ar, log, lsn);
-	if (s && s->state == SNAP_ARCHIVED)
+	if (ar->unavailable)
+		snprintf(buf, n, "failed: %s", ar->unavailable_reason);
+	else if (s && s->state == SNAP_ARCHIVED)
 		snprintf(buf, n, "yes");
 	else if (s && s->state == SNAP_FAILED)
 		snprintf(buf, n, "failed: %s", s->reason);
@@ -286,6 +429,19 @@ void lsn_archiver_counters(struct lsn_archiver *ar, struct lsn_archiver_counters
 
 /* ---- the archiving pass ------------------------------------------------------ */
 
+/*
+ * Did a re-check show that the archived copy is gone (or different), as
+ * opposed to "cannot tell now" (archive unavailable, a check command that
+ * timed out or was cancelled)?  Only then is the durable mark dropped: a
+ * confirmation is never thrown away because the archive was away.
+ */
+static bool claim_gone(struct lsn_archiver *ar, int rc)
+{
+	if (rc != -ENOENT && rc != -EBADMSG && rc != -EIO)
+		return false;
+	return lsn_archiver_check_available(ar, NULL) == 0;
+}
+
 static void archive_one(struct lsn_archiver *ar, struct lsn_log *log,
 			const struct lsn_snapshot_info *info, uint64_t now)
 {
@@ -308,7 +464,7 @@ static void archive_one(struct lsn_archiver *ar, struct lsn_log *log,
 			snprintf(reason, sizeof(reason), "cannot record the archived mark: %s",
 				 strerror(-rc));
 	}
-	if (rc != 0 && claimed) {
+	if (rc != 0 && claimed && claim_gone(ar, rc)) {
 		/* The claim did not hold: forget it and archive again. */
 		lsn_diag(LSN_DIAG_WARN, "log %s: snapshot %llu was marked archived but %s; archiving it again",
 			 lsn_log_name(log), (unsigned long long)info->lsn, reason);
@@ -327,6 +483,7 @@ static void archive_one(struct lsn_archiver *ar, struct lsn_log *log,
 		s->state = SNAP_ARCHIVED;
 		s->reason[0] = '\0';
 		s->next_check = now + RECHECK_SECONDS;
+		s->next_cmd_check = now + CHECK_CMD_SECONDS;
 	} else if (s) {
 		s->state = SNAP_FAILED;
 		snprintf(s->reason, sizeof(s->reason), "%s", reason);
@@ -346,19 +503,47 @@ static void archive_one(struct lsn_archiver *ar, struct lsn_log *log,
 			 lsn_log_name(log), (unsigned long long)info->lsn, reason, retry);
 }
 
-/* An archived copy that disappeared stops counting and is archived again. */
+/*
+ * An archived copy that disappeared stops counting and is archived again.
+ * `cmd`: also run archive_check_command.  A re-check that cannot tell (the
+ * archive went away, the check timed out) stops the confirmation counting
+ * until it is verified again, without dropping it.
+ */
 static void recheck_one(struct lsn_archiver *ar, struct lsn_log *log,
-			const struct lsn_snapshot_info *info)
+			const struct lsn_snapshot_info *info, bool cmd, uint64_t now)
 {
+	char reason[LSN_ARCHIVE_REASON_MAX] = "";
 	struct local_snap *s;
 	int rc = lsn_archive_present(ar->archive, lsn_log_name(log), info->lsn, info->archive_size);
 
+	if (rc)
+		snprintf(reason, sizeof(reason), "%s", strerror(-rc));
+	else if (cmd)
+		rc = lsn_archive_check(ar->archive, lsn_log_name(log), info->lsn, reason);
 	if (rc == 0)
 		return;
+	if (lsn_archiver_check_available(ar, NULL) != 0)
+		return; /* the next pass reports the archive unavailable */
+	if (!claim_gone(ar, rc)) {
+		lsn_diag(LSN_DIAG_WARN,
+			 "log %s: snapshot %llu: cannot re-check its archived copy (%s); it does not "
+			 "count until it is verified",
+			 lsn_log_name(log), (unsigned long long)info->lsn, reason);
+		pthread_mutex_lock(&ar->lock);
+		s = local_find(ar, log, info->lsn);
+		if (s) {
+			s->state = SNAP_FAILED;
+			snprintf(s->reason, sizeof(s->reason), "%s", reason);
+			s->backoff = 1;
+			s->next_try = now + 1;
+		}
+		pthread_mutex_unlock(&ar->lock);
+		return;
+	}
 	lsn_diag(LSN_DIAG_ERR,
 		 "WARNING: log %s: the archived copy of snapshot %llu is gone or changed (%s); it no "
 		 "longer counts as archived and is archived again",
-		 lsn_log_name(log), (unsigned long long)info->lsn, strerror(-rc));
+		 lsn_log_name(log), (unsigned long long)info->lsn, reason);
 	lsn_snapshot_set_archived(log, info->lsn, false, 0, 0);
 	pthread_mutex_lock(&ar->lock);
 	s = local_find(ar, log, info->lsn);
@@ -379,7 +564,7 @@ static void scan_local(struct lsn_archiver *ar, struct lsn_log *log, uint64_t no
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct local_snap *s;
-		bool due, recheck;
+		bool due, recheck, cmd;
 
 		pthread_mutex_lock(&ar->lock);
 		s = local_find(ar, log, v[i].lsn);
@@ -395,13 +580,16 @@ static void scan_local(struct lsn_archiver *ar, struct lsn_log *log, uint64_t no
 			s->seen = true;
 		due = s && s->state != SNAP_ARCHIVED && now >= s->next_try;
 		recheck = s && s->state == SNAP_ARCHIVED && now >= s->next_check;
+		cmd = recheck && lsn_archive_has_check(ar->archive) && now >= s->next_cmd_check;
 		if (recheck)
 			s->next_check = now + RECHECK_SECONDS;
+		if (cmd)
+			s->next_cmd_check = now + CHECK_CMD_SECONDS;
 		pthread_mutex_unlock(&ar->lock);
 		if (due)
 			archive_one(ar, log, &v[i], now);
 		else if (recheck)
-			recheck_one(ar, log, &v[i]);
+			recheck_one(ar, log, &v[i], cmd, now);
 	}
 	free(v);
 }
@@ -544,7 +732,7 @@ void lsn_archiver_tick(struct lsn_archiver *ar)
 	char **names = NULL;
 	size_t n = 0;
 
-	if (!ar->archive)
+	if (!ar->archive || !update_availability(ar))
 		return;
 	remote = now >= ar->next_remote;
 	if (remote) {

@@ -17,6 +17,18 @@
  * snapshot another node archived), which decompresses on the caller's
  * thread because that is what was asked for (open of such a snapshot).
  *
+ * Availability: an archive directory counts only while its marker
+ * (storage/archive.h) is there with the store's archive id.  Every pass
+ * looks first; while it is not, nothing is archived or confirmed,
+ * archived_lsn is 0 for every log (no confirmation can be re-checked), the
+ * snapshots say "failed: archive unavailable ...", and each change is
+ * logged once.  When it comes back every confirmation is verified again
+ * before it counts.  A confirmation (the durable archived mark) is dropped
+ * only when a re-check shows the copy gone, never because the archive or a
+ * check command could not answer.  With only archive_command the mark is
+ * trusted unless archive_check_command is set, which re-checks it at mount
+ * and every minute.
+ *
  * An archiver exists for every node; without an archive it is inert
  * (every query answers "nothing archived").
  */
@@ -42,8 +54,20 @@ struct lsn_archiver_counters {
 
 int lsn_archiver_init(struct lsn_archiver **out, struct lsn_store *store,
 		      const struct lsn_clock *clock);
-/* Register this node in the archive (at start). */
+/* Look at the archive and register this node in it (at start).  Never
+ * fails: an unavailable or read-only archive is reported, retried by the
+ * passes, and does not stop the node. */
 int lsn_archiver_register(struct lsn_archiver *ar);
+/* Shutdown: kill a running archive command now, fail later ones. */
+void lsn_archiver_abort(struct lsn_archiver *ar);
+/* The marker check itself (any thread, I/O): 0 or a negative errno with
+ * `reason` (LSN_ARCHIVE_REASON_MAX bytes, may be NULL). */
+int lsn_archiver_check_available(struct lsn_archiver *ar, char *reason);
+/* As of the last pass: the archive is unavailable, and why. */
+bool lsn_archiver_unavailable(struct lsn_archiver *ar, char *reason, size_t n);
+/* The archive handle (NULL without one), for the cluster rules
+ * (node/cluster.c). */
+struct lsn_archive *lsn_archiver_archive(struct lsn_archiver *ar);
 void lsn_archiver_free(struct lsn_archiver *ar);
 
 /* One pass: archive what is due, re-check confirmations, list the archive. */

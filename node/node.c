@@ -57,7 +57,7 @@ static void trim_tick(void *arg)
 
 int lsn_node_start(struct lsn_node *node)
 {
-	int rc = lsn_archiver_register(node->archiver);
+	int rc = lsn_archiver_register(node->archiver); /* never fatal */
 
 	if (rc)
 		return rc;
@@ -74,6 +74,8 @@ void lsn_node_free(struct lsn_node *node)
 {
 	if (!node)
 		return;
+	/* A hanging archive command must not hold shutdown: kill it first. */
+	lsn_archiver_abort(node->archiver);
 	lsn_worker_stop(&node->trim_worker);
 	lsn_worker_stop(&node->archive_worker);
 	lsn_archiver_free(node->archiver);

@@ -141,5 +141,11 @@ struct lsn_node_counters {
 	int64_t last_archive_unix; /* 0: none since mount */
 };
 void lsn_node_counters(struct lsn_node *node, struct lsn_node_counters *c);
+/* The archive as of the last archive pass: "none", "available", or why it
+ * is unavailable ("archive unavailable: marker missing at DIR"). */
+int lsn_node_archive_state_text(struct lsn_node *node, char *buf, size_t n);
+/* Every node registered in the archive directory with its trim points and
+ * last update, "; "-separated ("" without an available directory). */
+int lsn_node_archive_nodes_text(struct lsn_node *node, char *buf, size_t n);
 
 #endif

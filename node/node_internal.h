@@ -45,6 +45,15 @@ static inline enum lsn_trim_mode lsn_node_trim_mode(enum lsn_mode mode)
 	return mode == LSN_MODE_CLUSTER ? LSN_TRIM_MODE_CLUSTER : LSN_TRIM_MODE_SINGLE;
 }
 
+/* node/cluster.c (trim_lock held) */
+/* Publish `trim_point` of log in this node's registration before the trim
+ * is applied: 0, or an error with `reason` (the trim must not happen). */
+int lsn_node_publish_trim(struct lsn_node *node, struct lsn_log *log, uint64_t trim_point,
+			  char *reason, size_t n);
+/* 0 when no registered node's trimmed prefix depends on archived snapshot
+ * lsn; -EPERM (logged, naming the node and its trim point) otherwise. */
+int lsn_node_unlink_guard(struct lsn_node *node, struct lsn_log *log, uint64_t lsn);
+
 /* node/trimming.c */
 void lsn_node_trim_pass(struct lsn_node *node, bool trim);
 void lsn_node_warn_strategy_at_start(struct lsn_node *node);

@@ -145,6 +145,9 @@ int lsn_node_snapshot_unlink(struct lsn_node *node, struct lsn_log *log, uint64_
 		rc = -EPERM;
 		goto out;
 	}
+	rc = lsn_node_unlink_guard(node, log, lsn);
+	if (rc)
+		goto out;
 	if (!snap.remote)
 		rc = lsn_snapshot_remove(log, lsn);
 	if (!rc)

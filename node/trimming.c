@@ -34,6 +34,19 @@ static struct lsn_trim_settle *settle_for(struct lsn_node *node, struct lsn_log 
 	return &p[node->n_settle++].settle;
 }
 
+/* While the archive is unavailable its confirmations count as nothing:
+ * say so first in the reason (trim_blocked, lsnfsctl status). */
+static void say_unavailable(struct lsn_node *node, struct lsn_trim_decision *d)
+{
+	char why[LSN_TRIM_REASON_MAX], was[LSN_TRIM_REASON_MAX];
+
+	if (d->strategy != LSN_TRIM_ARCHIVED ||
+	    !lsn_archiver_unavailable(node->archiver, why, sizeof(why)))
+		return;
+	memcpy(was, d->reason, sizeof(was));
+	snprintf(d->reason, sizeof(d->reason), "%.160s%s%.90s", why, was[0] ? "; " : "", was);
+}
+
 /*
  * The decision for a view.  `observe`: record the raw point in the settle
  * history first (trims and the trim pass do; queries only read it).
@@ -80,6 +93,7 @@ static void decide_view(struct lsn_node *node, struct lsn_log *log,
 	pthread_mutex_unlock(&node->settle_lock);
 	in.settle = &settle_copy;
 	lsn_trim_decide(&in, d);
+	say_unavailable(node, d);
 	free(holds);
 }
 
@@ -185,6 +199,11 @@ static int run_plan(struct lsn_node *node, struct lsn_log *log, struct plan *p, 
 	rc = lsn_log_view(log, LSN_VIEW_SEGMENTS, &view);
 	if (rc == 0)
 		rc = plan_on_view(node, log, &view, p);
+	/* Other nodes sharing the archive must know the new trim point before
+	 * it exists: they refuse to unlink the snapshot it depends on. */
+	if (rc == 0 && p->n_remove > 0 &&
+	    lsn_node_publish_trim(node, log, p->trimmed_to, p->reason, sizeof(p->reason)) != 0)
+		rc = -EPERM;
 	if (rc == 0 && p->n_remove > 0)
 		rc = lsn_log_trim_prefix(log, view.first_lsn, p->n_remove, NULL);
 	lsn_log_view_release(&view);
