@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "fs/mountcheck.h"
 #include <fuse_lowlevel.h>
 #include "storage/diag.h"
 
@@ -31,6 +34,9 @@ struct cmdline {
 	int n_overrides;
 	int n_nonopt;
 	int bad;
+	bool overmount;       /* -o nonempty: mount over a mount point */
+	const char *archive;  /* the -o archive= value as given, or NULL */
+	bool daemon;          /* errors go to syslog too */
 };
 
 static void usage(FILE *to)
@@ -45,6 +51,10 @@ static void usage(FILE *to)
 		"lsnfs options (-o), overriding the store's config for this mount:\n"
 		"  archive=DIR            archive committed snapshots to DIR\n"
 		"  archive_command=CMD    archive with CMD (%%p file, %%f archive name)\n"
+		"  archive=none           mount without the store's archive (explicitly)\n"
+		"  archive_check_command=CMD  re-check archived copies (%%f; exit 0 = present)\n"
+		"  archive_timeout=SECONDS    kill an archive command after this (default 300)\n"
+		"  nonempty               mount even over an existing mount point\n"
 		"  segment_size=BYTES     payload per segment (default 64 MiB)\n"
 		"  sync=always|fsync      durability per write or per fsync (default fsync)\n"
 		"  auto_trim=SECONDS      trim every log on this period (0 = off)\n"
@@ -80,6 +90,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	}
 	if (key == FUSE_OPT_KEY_OPT && arg[0] == '\0')
 		return 0; /* "-o ''" or "a,,b": nothing to pass on */
+	if (key == FUSE_OPT_KEY_OPT && strcmp(arg, "nonempty") == 0) {
+		cl->overmount = true; /* ours: libfuse 3 has no such option */
+		return 0;
+	}
 	if (key == FUSE_OPT_KEY_OPT && is_lsnfs_key(arg)) {
 		if (cl->n_overrides == MAX_OVERRIDES) {
 			fprintf(stderr, "lsnfs: too many options\n");
@@ -92,16 +106,29 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	return 1;
 }
 
+static void mount_error(const struct cmdline *cl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 static int apply_overrides(struct cmdline *cl, struct lsn_store *store)
 {
-	char why[128];
+	char why[128], before[PATH_MAX + 32], after[PATH_MAX + 32];
 
 	for (int i = 0; i < cl->n_overrides; i++) {
 		char *eq = strchr(cl->overrides[i], '=');
 		int rc;
 
 		*eq = '\0';
+		if (!store && strcmp(cl->overrides[i], "archive") == 0)
+			cl->archive = eq + 1;
+		if (store)
+			lsn_config_get(lsn_store_config(store), cl->overrides[i], before,
+				       sizeof(before));
 		rc = store ? lsn_store_override(store, cl->overrides[i], eq + 1, why) : 0;
+		if (!rc && store &&
+		    lsn_config_get(lsn_store_config(store), cl->overrides[i], after, sizeof(after)) == 0 &&
+		    strcmp(before, after) != 0)
+			lsn_diag(LSN_DIAG_WARN, "-o %s=%s overrides the store's value '%s' for this mount",
+				 cl->overrides[i], after, before);
 		if (!store) {
 			struct lsn_config scratch;
 			lsn_config_defaults(&scratch);
@@ -109,7 +136,7 @@ static int apply_overrides(struct cmdline *cl, struct lsn_store *store)
 		}
 		*eq = '=';
 		if (rc) {
-			fprintf(stderr, "lsnfs: bad option -o %s: %s\n", cl->overrides[i], why);
+			mount_error(cl, "bad option -o %s: %s", cl->overrides[i], why);
 			return -1;
 		}
 	}
@@ -119,6 +146,21 @@ static int apply_overrides(struct cmdline *cl, struct lsn_store *store)
 static void syslog_sink(enum lsn_diag_level level, const char *msg)
 {
 	syslog((int)level, "%s", msg);
+}
+
+/* A mount failure: one line on stderr (the terminal until the daemon is
+ * ready: the parent waits for it) and, when daemonized, the same in syslog. */
+static void mount_error(const struct cmdline *cl, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "lsnfs: %s\n", msg);
+	if (cl->daemon)
+		syslog(LOG_ERR, "%s", msg);
 }
 
 static const char *store_error(int rc)
@@ -242,7 +284,7 @@ int main(int argc, char **argv)
 	struct cmdline cl = { 0 };
 	struct lsnfs fs = { 0 };
 	struct fuse *fuse = NULL;
-	char fsname[PATH_MAX + 32], abs_store[PATH_MAX], shown[PATH_MAX];
+	char fsname[PATH_MAX + 32], abs_store[PATH_MAX], shown[PATH_MAX], why[PATH_MAX + 256];
 	struct lsn_store *store = NULL;
 	int ready_fd = -1, rc, ret = 1;
 	bool mounted = false, partials_ready = false;
@@ -287,12 +329,31 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (!opts.foreground && daemonize_start(&ready_fd) != 0)
+	rc = lsnfs_check_mountpoint(opts.mountpoint, cl.overmount, why, sizeof(why));
+	if (rc) {
+		fprintf(stderr, "lsnfs: %s\n", why);
 		goto out;
+	}
+
+	if (!opts.foreground) {
+		if (daemonize_start(&ready_fd) != 0)
+			goto out;
+		/* From here on the log is syslog; mount errors also reach the
+		 * terminal (mount_error) until the parent is told "ready". */
+		cl.daemon = true;
+		openlog("lsnfs", LOG_PID, LOG_DAEMON);
+		lsn_diag_set_sink(syslog_sink);
+	}
 
 	rc = lsn_store_open(abs_store, &store);
 	if (rc) {
-		fprintf(stderr, "lsnfs: %s: %s\n", abs_store, store_error(rc));
+		mount_error(&cl, "%s: %s", abs_store, store_error(rc));
+		goto out;
+	}
+	rc = lsnfs_setup_archive(store, cl.archive, why, sizeof(why));
+	if (rc) {
+		mount_error(&cl, "%s: %s", abs_store, why);
+		lsn_store_close(store);
 		goto out;
 	}
 	if (apply_overrides(&cl, store) != 0) {
@@ -301,7 +362,7 @@ int main(int argc, char **argv)
 	}
 	rc = lsn_node_open(&fs.node, store, NULL); /* the node owns the store now */
 	if (rc) {
-		fprintf(stderr, "lsnfs: %s: %s\n", abs_store, strerror(-rc));
+		mount_error(&cl, "%s: %s", abs_store, strerror(-rc));
 		goto out;
 	}
 	fs.store = lsn_node_store(fs.node);
@@ -311,19 +372,24 @@ int main(int argc, char **argv)
 	partials_ready = true;
 
 	fuse = fuse_new(&args, &lsnfs_operations, sizeof(lsnfs_operations), &fs);
-	if (!fuse)
+	if (!fuse) {
+		mount_error(&cl, "%s: cannot set up the FUSE session (bad option?)", opts.mountpoint);
 		goto out;
-	if (fuse_mount(fuse, opts.mountpoint) != 0)
-		goto out;
-	mounted = true;
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
-		goto out;
-	if (!opts.foreground) {
-		openlog("lsnfs", LOG_PID, LOG_DAEMON);
-		lsn_diag_set_sink(syslog_sink);
 	}
-	if (lsn_node_start(fs.node) != 0)
+	if (fuse_mount(fuse, opts.mountpoint) != 0) {
+		mount_error(&cl, "%s: mount failed", opts.mountpoint);
 		goto out;
+	}
+	mounted = true;
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+		mount_error(&cl, "cannot set signal handlers");
+		goto out;
+	}
+	rc = lsn_node_start(fs.node);
+	if (rc) {
+		mount_error(&cl, "%s: cannot start the node: %s", abs_store, strerror(-rc));
+		goto out;
+	}
 	lsn_diag(LSN_DIAG_INFO, "mounted %s at %s (mode %s)", abs_store, opts.mountpoint,
 		 lsn_mode_name(lsn_node_mode(fs.node)));
 	if (ready_fd >= 0) {

@@ -200,6 +200,38 @@ static int get_node_id(const struct xattr_req *r, char *text, size_t cap)
 	return 0;
 }
 
+static int get_archive_state(const struct xattr_req *r, char *text, size_t cap)
+{
+	return lsn_node_archive_state_text(r->fs->node, text, cap);
+}
+
+static int get_archive_nodes(const struct xattr_req *r, char *text, size_t cap)
+{
+	return lsn_node_archive_nodes_text(r->fs->node, text, cap);
+}
+
+/* user.lsnfs.option.<key>: the value this mount uses (store or -o). */
+static int get_option(const struct xattr_req *r, char *text, size_t cap)
+{
+	int rc = lsn_config_get(lsn_store_config(r->fs->store), r->arg, text, cap);
+
+	return rc == -ENOENT ? -ENODATA : rc;
+}
+
+static int list_options(const struct xattr_req *r, void (*add)(void *l, const char *name),
+			void *l)
+{
+	const struct lsn_config_key *k;
+	char name[80];
+
+	(void)r;
+	for (size_t i = 0; (k = lsn_config_key_at(i)) != NULL; i++) {
+		snprintf(name, sizeof(name), "option.%s", k->name);
+		add(l, name);
+	}
+	return 0;
+}
+
 static int get_snapshot_archived(const struct xattr_req *r, char *text, size_t cap)
 {
 	return lsn_node_snapshot_archived_text(r->fs->node, r->log, r->p->lsn, text, cap);
@@ -216,6 +248,9 @@ static const struct xattr_def xattrs[] = {
 	{ "mode", AT_ROOT, true, VALUE_WORD, get_mode, set_mode, NULL, NULL },
 	{ "archive", AT_ROOT, true, VALUE_ANY, get_archive, NULL, NULL, NULL },
 	{ "node_id", AT_ROOT, true, VALUE_ANY, get_node_id, NULL, NULL, NULL },
+	{ "archive_state", AT_ROOT, true, VALUE_ANY, get_archive_state, NULL, NULL, NULL },
+	{ "archive_nodes", AT_ROOT, true, VALUE_ANY, get_archive_nodes, NULL, NULL, NULL },
+	{ "option.", AT_ROOT, false, VALUE_ANY, get_option, NULL, NULL, list_options },
 	{ "first_lsn", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
 	{ "tail_lsn", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
 	{ "trim_point", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
