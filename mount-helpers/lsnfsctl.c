@@ -63,6 +63,8 @@ struct root_info {
 	char mode[32];
 	char node_id[VALUE_MAX];
 	char archive[VALUE_MAX];
+	char archive_state[VALUE_MAX]; /* "" from a daemon that has none */
+	char archive_nodes[8192];      /* "; "-separated */
 };
 
 /* ---- messages ------------------------------------------------------------ */
@@ -314,6 +316,11 @@ static int read_root(const char *mnt, struct root_info *ri)
 		rc = get_attr(mnt, "node_id", ri->node_id, sizeof(ri->node_id));
 	if (rc == 0)
 		rc = get_attr(mnt, "archive", ri->archive, sizeof(ri->archive));
+	/* Newer attributes: absent from an older daemon. */
+	if (rc == 0 && get_attr(mnt, "archive_state", ri->archive_state, sizeof(ri->archive_state)))
+		ri->archive_state[0] = '\0';
+	if (rc == 0 && get_attr(mnt, "archive_nodes", ri->archive_nodes, sizeof(ri->archive_nodes)))
+		ri->archive_nodes[0] = '\0';
 	return rc;
 }
 
@@ -362,6 +369,10 @@ static void print_json(const struct root_info *ri, const struct log_row *rows, s
 	json_string("node_id", ri->node_id);
 	putchar(',');
 	json_string("archive", ri->archive);
+	putchar(',');
+	json_string("archive_state", ri->archive_state);
+	putchar(',');
+	json_string("archive_nodes", ri->archive_nodes);
 	printf(",\"logs\":[");
 	for (size_t i = 0; i < n; i++) {
 		printf("%s{", i ? "," : "");
@@ -400,6 +411,22 @@ static void print_wrapped(const char *lead, const char *text)
 	putchar('\n');
 }
 
+/* The nodes of a shared archive, one a line ("; "-separated in the xattr). */
+static void print_nodes(const char *nodes)
+{
+	const char *p = nodes;
+
+	if (!nodes[0])
+		return;
+	printf("archive nodes:\n");
+	while (*p) {
+		size_t len = strcspn(p, ";");
+		printf("  %.*s\n", (int)len, p);
+		p += len;
+		p += strspn(p, "; ");
+	}
+}
+
 static void print_table(const struct root_info *ri, const struct log_row *rows, size_t n)
 {
 	static const char *const head[N_NUMS] = { "FIRST",     "TAIL",     "TRIMMED",
@@ -409,6 +436,10 @@ static void print_table(const struct root_info *ri, const struct log_row *rows, 
 
 	printf("mode %s, node %s\narchive %s\n", ri->mode, ri->node_id,
 	       ri->archive[0] ? ri->archive : "(none)");
+	if (ri->archive_state[0] && strcmp(ri->archive_state, "available") != 0 &&
+	    strcmp(ri->archive_state, "none") != 0)
+		print_wrapped("  ", ri->archive_state);
+	print_nodes(ri->archive_nodes);
 	if (n == 0) {
 		printf("(no logs)\n");
 		return;

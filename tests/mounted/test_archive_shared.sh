@@ -5,14 +5,15 @@
 #    snapshot was archived by another node and is read through from the
 #    archive: mv of a staging file onto it is refused and neither B's view
 #    nor A's archived copy changes.
-# 2. Node B may unlink a
-# snapshot that node A archived (B's own trim point is 0, so B's guard lets
-# it through, and the file leaves the archive).  A must not go on claiming
-# that snapshot as archived - trimming on its strength, and staying silent
-# about a trim point that no archived snapshot covers any more: within a
-# bounded time A either archives its copy again or stops counting it and
-# warns (user.lsnfs.archived != yes, archived_lsn < trim point, trim_blocked
-# says the trim point is not covered).
+# 2. Coverage is cluster-wide (issue 9 item 2): node A publishes its trim
+#    point in its registration under the archive before it trims, and node
+#    B's unlink of the snapshot A's trimmed prefix depends on is refused
+#    (EPERM, the log names node-a and its trim point), also while A is
+#    unmounted; `lsnfsctl status` on B lists node-a with its trim point.
+# 3. A's archived copy removed behind its back (an operator's rm in the
+#    archive): within a bounded time A either archives its copy again or
+#    stops counting it and warns (user.lsnfs.archived != yes, archived_lsn
+#    < trim point, trim_blocked says the trim point is not covered).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_trim.sh"
 
@@ -65,11 +66,26 @@ set_attr "$A/p0" trim safe
 assert_eq "$(lsn_attr "$A/p0" trim_point)" "20" "A's trim_point"
 AF=$ARCH/p0/$(lsn20 20).snap.zst
 
-note "   B lists it and unlinks it (B's trim point is 0: allowed), removing it from the archive"
+grep -qx "trim.p0=20" "$ARCH/.nodes/node-a" || fail "A's registration does not publish trim.p0=20: $(cat "$ARCH/.nodes/node-a")"
+
+note "   B lists it; B's unlink is refused: node-a's trimmed prefix depends on it"
 wait_for 10 "B to list A's snapshot" test -e "$B/p0/snapshots/$(lsn20 20).snap"
-rm "$B/p0/snapshots/$(lsn20 20).snap"
-[[ ! -e $AF ]] || fail "B's unlink left the archived file in place"
-assert_eq "$(ls -A "$B/p0/snapshots")" "" "B's snapshots/ after the unlink"
+assert_errno rm "$B/p0/snapshots/$(lsn20 20).snap" "Operation not permitted"
+[[ -e $AF ]] || fail "B's refused unlink removed the archived file"
+assert_log "unlink of snapshot 20 refused: node node-a trimmed this log through LSN 20" "$(daemon_log "$B")"
+st=$("$BUILD/lsnfsctl" status "$B")
+assert_match "$st" "node-a updated [0-9-]+ [0-9:]+ UTC:.* p0=20" "B's lsnfsctl status lists node-a's trim point"
+
+note "   A unmounted: B's unlink is still refused (A's registration stays)"
+umount_fs "$A"
+assert_errno rm "$B/p0/snapshots/$(lsn20 20).snap" "Operation not permitted"
+[[ -e $AF ]] || fail "B's unlink removed the archived file while A was unmounted"
+mount_fs "$T/storeA" "$A" trim_delay=0
+LOG_A=$DAEMON_LOG
+wait_attr "$A/p0" archived_lsn '^20$' 10
+
+note "3. an operator removes A's archived copy from the archive"
+rm "$AF"
 
 note "   within 15 s A re-archives its copy, or stops counting it and warns"
 ok=""
