@@ -438,7 +438,7 @@ static void print_table(const struct root_info *ri, const struct log_row *rows, 
 	       ri->archive[0] ? ri->archive : "(none)");
 	if (ri->archive_state[0] && strcmp(ri->archive_state, "available") != 0 &&
 	    strcmp(ri->archive_state, "none") != 0)
-		print_wrapped("  ", ri->archive_state);
+		printf("  %s\n", ri->archive_state);
 	print_nodes(ri->archive_nodes);
 	if (n == 0) {
 		printf("(no logs)\n");
