@@ -437,7 +437,7 @@ void lsn_archiver_counters(struct lsn_archiver *ar, struct lsn_archiver_counters
  */
 static bool claim_gone(struct lsn_archiver *ar, int rc)
 {
-	if (rc != -ENOENT && rc != -EBADMSG && rc != -EIO)
+	if (rc == -ETIMEDOUT || rc == -ECANCELED || rc == -EINTR || rc == -EAGAIN || rc == -ENOMEM)
 		return false;
 	return lsn_archiver_check_available(ar, NULL) == 0;
 }
