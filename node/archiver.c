@@ -358,6 +358,24 @@ void lsn_archiver_state_text(struct lsn_archiver *ar, struct lsn_log *log, uint6
 	pthread_mutex_unlock(&ar->lock);
 }
 
+bool lsn_archiver_failure(struct lsn_archiver *ar, struct lsn_log *log, uint64_t *lsn,
+			  char *reason, size_t n)
+{
+	struct local_snap *newest = NULL;
+
+	pthread_mutex_lock(&ar->lock);
+	for (size_t i = 0; i < ar->n_local; i++)
+		if (ar->local[i].log == log && ar->local[i].state == SNAP_FAILED &&
+		    (!newest || ar->local[i].lsn > newest->lsn))
+			newest = &ar->local[i];
+	if (newest) {
+		*lsn = newest->lsn;
+		snprintf(reason, n, "%s", newest->reason);
+	}
+	pthread_mutex_unlock(&ar->lock);
+	return newest != NULL;
+}
+
 int lsn_archiver_remote_list(struct lsn_archiver *ar, struct lsn_log *log, uint64_t **lsns,
 			     size_t *n)
 {

@@ -84,6 +84,10 @@ uint64_t lsn_archiver_archived_lsn(struct lsn_archiver *ar, struct lsn_log *log,
 /* user.lsnfs.archived text of a snapshot: yes | no | failed: REASON */
 void lsn_archiver_state_text(struct lsn_archiver *ar, struct lsn_log *log, uint64_t lsn,
 			     char *buf, size_t n);
+/* The newest snapshot of the log whose archiving failed, and why (the
+ * command's last stderr line): false when none. */
+bool lsn_archiver_failure(struct lsn_archiver *ar, struct lsn_log *log, uint64_t *lsn,
+			  char *reason, size_t n);
 /* Snapshots of this log archived by other nodes, with their sizes (known
  * from the last listing of the archive); free() both. */
 int lsn_archiver_remote_list(struct lsn_archiver *ar, struct lsn_log *log, uint64_t **lsns,

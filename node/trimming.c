@@ -36,15 +36,22 @@ static struct lsn_trim_settle *settle_for(struct lsn_node *node, struct lsn_log 
 
 /* While the archive is unavailable its confirmations count as nothing:
  * say so first in the reason (trim_blocked, lsnfsctl status). */
-static void say_unavailable(struct lsn_node *node, struct lsn_trim_decision *d)
+static void say_unavailable(struct lsn_node *node, struct lsn_log *log,
+			    struct lsn_trim_decision *d)
 {
 	char why[LSN_TRIM_REASON_MAX], was[LSN_TRIM_REASON_MAX];
+	uint64_t failed;
 
-	if (d->strategy != LSN_TRIM_ARCHIVED ||
-	    !lsn_archiver_unavailable(node->archiver, why, sizeof(why)))
+	if (d->strategy != LSN_TRIM_ARCHIVED)
 		return;
 	memcpy(was, d->reason, sizeof(was));
-	snprintf(d->reason, sizeof(d->reason), "%.160s%s%.90s", why, was[0] ? "; " : "", was);
+	if (lsn_archiver_unavailable(node->archiver, why, sizeof(why)))
+		snprintf(d->reason, sizeof(d->reason), "%.160s%s%.90s", why, was[0] ? "; " : "", was);
+	else if (was[0] && lsn_archiver_failure(node->archiver, log, &failed, why, sizeof(why)))
+		/* Why the next archived snapshot is not there: the command's
+		 * last stderr line, as in the snapshot's `failed: REASON`. */
+		snprintf(d->reason, sizeof(d->reason), "%.120s; archiving snapshot %llu failed: %.100s",
+			 was, (unsigned long long)failed, why);
 }
 
 /*
@@ -93,7 +100,7 @@ static void decide_view(struct lsn_node *node, struct lsn_log *log,
 	pthread_mutex_unlock(&node->settle_lock);
 	in.settle = &settle_copy;
 	lsn_trim_decide(&in, d);
-	say_unavailable(node, d);
+	say_unavailable(node, log, d);
 	free(holds);
 }
 

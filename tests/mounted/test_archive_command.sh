@@ -7,8 +7,8 @@
 # 2. archive_check_command re-checks at mount: the copy removed from DIR
 #    while unmounted makes the snapshot count no more and go again.
 # 3. A command that hangs: appends and reads go on, archive_timeout kills
-#    it and the snapshot says failed: ... with the command's last stderr
-#    line; unmount and SIGTERM with a command hanging finish in < 10 s,
+#    it and the snapshot (and trim_blocked, lsnfsctl status) says failed:
+#    ... with the command's last stderr line; unmount and SIGTERM with a command hanging finish in < 10 s,
 #    the command's process group is gone, and the store mounts again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_trim.sh"
@@ -64,6 +64,10 @@ cat "$M/p/segments/"* >/dev/null
 wait_for 10 "the timeout to fire" bash -c \
 	"getfattr --only-values -n user.lsnfs.archived '$M/p/snapshots/$(lsn20 25).snap' | grep -q '^failed: .*about to hang'"
 assert_log "archive_command.*(timed out|timeout)"
+assert_match "$(lsn_attr "$M/p" trim_blocked)" "archiving snapshot 25 failed: .*about to hang" \
+	"trim_blocked names the command's last stderr line"
+"$BUILD/lsnfsctl" status "$M" --json | grep -q "about to hang" ||
+	fail "lsnfsctl status does not show the command's last stderr line"
 umount_fs "$M"
 
 mount_fs "$T/store" "$M" "archive_command=$HANG" archive_timeout=1000

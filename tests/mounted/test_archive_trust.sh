@@ -15,7 +15,7 @@
 # 4. Effective options as root xattrs user.lsnfs.option.<key>; an override
 #    is logged.
 # 5. Mount point: a regular file is refused, so is a mount point unless
-#    -o nonempty.
+#    -o nonempty.  A read-only archive does not stop the mount.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_trim.sh"
 
@@ -80,6 +80,14 @@ set_attr "$M/p" trim safe
 assert_ge "$(lsn_attr "$M/p" trim_point)" 20 "trim_point after recovery"
 grep -q "^trim.p=" "$REAL/.nodes/solo" || fail "trim point not published: $(cat "$REAL/.nodes/solo")"
 umount_fs "$M"
+
+note "   a read-only archive does not stop the mount (issue 10 item 5)"
+mount -o remount,bind,ro "$ARCH"
+mount_fs "$T/store" "$M" trim_delay=0
+assert_log_within 5 "cannot register node solo in archive $ARCH: Read-only file system"
+assert_eq "$(lsn_attr "$M" archive_state)" "available" "archive_state of a read-only archive"
+umount_fs "$M"
+mount -o remount,bind,rw "$ARCH"
 
 note "3. another archive's marker, an empty archive=, archive=none"
 OTHER=$T/other-archive

@@ -36,9 +36,9 @@ def attr(p, name):
     return subprocess.run(["getfattr", "--absolute-names", "--only-values", "-n",
                            "user.lsnfs." + name, p], check=True,
                           capture_output=True).stdout.decode()
-if list(doc) != ["mode", "node_id", "archive", "logs"]:
+if list(doc) != ["mode", "node_id", "archive", "archive_state", "archive_nodes", "logs"]:
     sys.exit("top-level keys %r" % list(doc))
-for k in ("mode", "node_id", "archive"):
+for k in ("mode", "node_id", "archive", "archive_state", "archive_nodes"):
     if doc[k] != attr(mnt, k):
         sys.exit("%s: json %r, getfattr %r" % (k, doc[k], attr(mnt, k)))
 dirs = sorted(e for e in os.listdir(mnt) if os.path.isdir(os.path.join(mnt, e)))
@@ -77,6 +77,20 @@ archive = attr(mnt, "archive") or "(none)"
 want = ["mode %s, node %s" % (attr(mnt, "mode"), attr(mnt, "node_id")), "archive " + archive]
 if lines[:2] != want:
     sys.exit("first lines %r, expected %r" % (lines[:2], want))
+# The archive's state when unavailable, then its nodes ("; "-separated).
+i = 2
+state = attr(mnt, "archive_state")
+if state not in ("none", "available"):
+    if lines[i] != "  " + state:
+        sys.exit("archive state line %r, expected %r" % (lines[i], state))
+    i += 1
+nodes = attr(mnt, "archive_nodes")
+if nodes:
+    want_nodes = ["archive nodes:"] + ["  " + n for n in nodes.split("; ")]
+    if lines[i:i + len(want_nodes)] != want_nodes:
+        sys.exit("archive nodes %r, expected %r" % (lines[i:i + len(want_nodes)], want_nodes))
+    i += len(want_nodes)
+lines = lines[:2] + lines[i:]
 for l in lines[2:]:
     if len(l) > 80:
         sys.exit("line longer than 80 columns: %r" % l)
