@@ -1,7 +1,8 @@
 /*
  * node/node.c - the node's lifecycle, its two workers, mode switching,
  * logs and appends.  Trimming is in node/trimming.c, snapshots in
- * node/snapshots.c, archiving in node/archiver.c.
+ * node/snapshots.c, archiving in node/archiver.c, the shared archive's
+ * rules (published trim points, unlink guard) in node/cluster.c.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -12,6 +12,8 @@
  *     settle table             per-log settling history of the trim rules
  *     two lsn_worker threads   archive pass every second; trim pass every
  *                              second (observe, auto_trim, mode watch)
+ *   lsn_node_free() aborts a running archive command (its process group)
+ *   before it joins the workers, so shutdown never waits on one.
  *   Log handles (struct lsn_log *) belong to the store and stay valid until
  *   the node is freed, even after their log is removed.
  *
@@ -124,7 +126,9 @@ int lsn_node_snapshot_entries(struct lsn_node *node, struct lsn_log *log, size_t
 int lsn_node_snapshot_commit(struct lsn_node *node, struct lsn_log *log, const char *name,
 			     uint64_t lsn, unsigned rename_flags);
 /* unlink(2): here and from the archive; -EPERM when it would leave the
- * trimmed prefix uncovered. */
+ * trimmed prefix uncovered, here or on any node registered in the shared
+ * archive directory (node/cluster.c), or when that archive is unavailable
+ * (the other nodes cannot be checked). */
 int lsn_node_snapshot_unlink(struct lsn_node *node, struct lsn_log *log, uint64_t lsn);
 /* A readable copy of another node's snapshot (unlinked temporary file). */
 int lsn_node_snapshot_fetch(struct lsn_node *node, struct lsn_log *log, uint64_t lsn, int *fd);
