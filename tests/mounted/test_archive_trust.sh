@@ -69,6 +69,13 @@ assert_match "$(xattr_get "$M/p/snapshots/$(lsn20 25).snap" user.lsnfs.archived)
 assert_eq "$(ls -A "$ARCH")" "" "the unmounted archive's mount point"
 assert_eq "$(grep -c 'WARNING: archive unavailable: marker missing' "$DAEMON_LOG")" "1" "warnings logged"
 
+note "   remounted while the archive is away: the node mounts, the archive stays unavailable"
+umount_fs "$M"
+mount_fs "$T/store" "$M" trim_delay=0
+wait_attr "$M" archive_state "^$want\$" 10
+assert_eq "$(lsn_attr "$M/p" archived_lsn)" "0" "archived_lsn after a remount while unavailable"
+assert_eq "$(ls -A "$ARCH")" "" "the unmounted archive's mount point after a remount"
+
 note "   the archive comes back: confirmed (20 and 25), trim goes on"
 mount --bind "$REAL" "$ARCH"
 wait_attr "$M" archive_state '^available$' 10
