@@ -737,7 +737,7 @@ static void check_nodes(struct lsn_archiver *ar)
 	first = !ar->other_nodes;
 	ar->other_nodes = true;
 	if (first)
-		snprintf(ar->other_node, sizeof(ar->other_node), "%s", other);
+		snprintf(ar->other_node, sizeof(ar->other_node), "%.64s", other);
 	pthread_mutex_unlock(&ar->lock);
 	if (first && lsn_store_mode(ar->store) == LSN_MODE_CLUSTER)
 		lsn_diag(LSN_DIAG_INFO, "another node (%s) uses the archive", other);
