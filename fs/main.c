@@ -257,22 +257,28 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad)
-		return 2;
+	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad) {
+		ret = 2;
+		goto out;
+	}
 	if (!cl.store || cl.n_nonopt < 2) {
 		fprintf(stderr, "lsnfs: %s\nTry 'lsnfs --help' for more information.\n",
 			!cl.store ? "missing STORE and MOUNTPOINT" : "missing MOUNTPOINT");
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	if (cl.n_nonopt > 2) {
 		fprintf(stderr, "lsnfs: too many arguments (expected STORE MOUNTPOINT)\n");
-		return 2;
+		ret = 2;
+		goto out;
 	}
-	if (apply_overrides(&cl, NULL) != 0)
-		return 2;
+	if (apply_overrides(&cl, NULL) != 0) {
+		ret = 2;
+		goto out;
+	}
 	if (!realpath(cl.store, abs_store)) {
 		fprintf(stderr, "lsnfs: %s: %s\n", cl.store, strerror(errno));
-		return 1;
+		goto out;
 	}
 	memcpy(shown, abs_store, sizeof(shown));
 	for (char *p = shown; *p; p++)
@@ -280,11 +286,18 @@ int main(int argc, char **argv)
 			*p = '_'; /* only for the name: mount options are comma-separated */
 	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=lsnfs", shown);
 	fuse_opt_insert_arg(&args, 1, fsname);
-	if (fuse_parse_cmdline(&args, &opts) != 0)
-		return 2;
+	/* Always: the kernel checks the modes getattr shows (README, security
+	 * model), so with allow_other another user cannot append, trim or
+	 * publish; a second explicit -o default_permissions is harmless. */
+	fuse_opt_insert_arg(&args, 1, "-odefault_permissions");
+	if (fuse_parse_cmdline(&args, &opts) != 0) {
+		ret = 2;
+		goto out;
+	}
 	if (!opts.mountpoint) {
 		fprintf(stderr, "lsnfs: missing MOUNTPOINT\n");
-		return 2;
+		ret = 2;
+		goto out;
 	}
 
 	if (!opts.foreground && daemonize_start(&ready_fd) != 0)
