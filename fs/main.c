@@ -50,7 +50,8 @@ static void usage(FILE *to)
 		"  auto_trim=SECONDS      trim every log on this period (0 = off)\n"
 		"  trim_delay=SECONDS     startup and settling protection (default 600)\n"
 		"  compress_level=N       zstd level (default 3)\n"
-		"Standard FUSE options (allow_other, default_permissions, ...) pass through.\n");
+		"Standard FUSE options (allow_other, ...) pass through; default_permissions\n"
+		"is always on.\n");
 }
 
 /* "key=value" where key is a mount option of the store's config. */
