@@ -12,11 +12,13 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_trim.sh"
 
 OTHER=lsnfs-other
-if ! id -u "$OTHER" >/dev/null 2>&1; then
-	useradd --system --no-create-home --shell /usr/sbin/nologin "$OTHER" 2>/dev/null ||
-		id -u "$OTHER" >/dev/null || fail "cannot create the user $OTHER"
-fi
 [[ $(id -u) == 0 ]] || fail "this test runs as root (it mounts and switches to $OTHER)"
+if ! id -u "$OTHER" >/dev/null 2>&1; then
+	if useradd --system --no-create-home --shell /usr/sbin/nologin "$OTHER" 2>/dev/null; then
+		on_exit userdel "$OTHER" # leave the machine as it was
+	fi
+	id -u "$OTHER" >/dev/null || fail "cannot create the user $OTHER"
+fi
 chmod 755 "$T" # the other user must reach the mount point
 as_other() { runuser -u "$OTHER" -- "$@"; }
 
