@@ -206,6 +206,9 @@ int lsnfs_write(const char *path, const char *buf, size_t size, off_t off,
 	struct lsnfs *fs = lsnfs_ctx();
 
 	(void)path;
+	/* On append and append.lines the offset means nothing: every write
+	 * goes to the log's end, as with O_APPEND (pwrite and lseek included;
+	 * README, Decisions). */
 	switch (f->kind) {
 	case LSNFS_FILE_APPEND:
 		return append_one(fs, f, buf, size);

@@ -50,7 +50,8 @@ static void usage(FILE *to)
 		"  auto_trim=SECONDS      trim every log on this period (0 = off)\n"
 		"  trim_delay=SECONDS     startup and settling protection (default 600)\n"
 		"  compress_level=N       zstd level (default 3)\n"
-		"Standard FUSE options (allow_other, default_permissions, ...) pass through.\n");
+		"Standard FUSE options (allow_other, ...) pass through; default_permissions\n"
+		"is always on.\n");
 }
 
 /* "key=value" where key is a mount option of the store's config. */
@@ -257,22 +258,28 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad)
-		return 2;
+	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad) {
+		ret = 2;
+		goto out;
+	}
 	if (!cl.store || cl.n_nonopt < 2) {
 		fprintf(stderr, "lsnfs: %s\nTry 'lsnfs --help' for more information.\n",
 			!cl.store ? "missing STORE and MOUNTPOINT" : "missing MOUNTPOINT");
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	if (cl.n_nonopt > 2) {
 		fprintf(stderr, "lsnfs: too many arguments (expected STORE MOUNTPOINT)\n");
-		return 2;
+		ret = 2;
+		goto out;
 	}
-	if (apply_overrides(&cl, NULL) != 0)
-		return 2;
+	if (apply_overrides(&cl, NULL) != 0) {
+		ret = 2;
+		goto out;
+	}
 	if (!realpath(cl.store, abs_store)) {
 		fprintf(stderr, "lsnfs: %s: %s\n", cl.store, strerror(errno));
-		return 1;
+		goto out;
 	}
 	memcpy(shown, abs_store, sizeof(shown));
 	for (char *p = shown; *p; p++)
@@ -280,11 +287,18 @@ int main(int argc, char **argv)
 			*p = '_'; /* only for the name: mount options are comma-separated */
 	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=lsnfs", shown);
 	fuse_opt_insert_arg(&args, 1, fsname);
-	if (fuse_parse_cmdline(&args, &opts) != 0)
-		return 2;
+	/* Always: the kernel checks the modes getattr shows (README, security
+	 * model), so with allow_other another user cannot append, trim or
+	 * publish; a second explicit -o default_permissions is harmless. */
+	fuse_opt_insert_arg(&args, 1, "-odefault_permissions");
+	if (fuse_parse_cmdline(&args, &opts) != 0) {
+		ret = 2;
+		goto out;
+	}
 	if (!opts.mountpoint) {
 		fprintf(stderr, "lsnfs: missing MOUNTPOINT\n");
-		return 2;
+		ret = 2;
+		goto out;
 	}
 
 	if (!opts.foreground && daemonize_start(&ready_fd) != 0)

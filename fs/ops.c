@@ -247,8 +247,13 @@ int lsnfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	switch (p.node) {
 	case LSN_NODE_APPEND:
 	case LSN_NODE_APPEND_LINES:
-		/* O_TRUNC on an append file (the shell's '>') truncates nothing. */
-		return 0;
+		/* O_TRUNC on an append file (the shell's '>') truncates nothing:
+		 * its size is always 0.  Any other size would be data that was
+		 * never appended (truncate(2): EPERM, cannot extend). */
+		if (size == 0)
+			return 0;
+		return lsnfs_refuse("truncate", path,
+				    "an append file has no contents: only truncation to 0 (O_TRUNC) is accepted");
 	case LSN_NODE_STAGING:
 		return lsnfs_snap_truncate(log, &p, size, fi);
 	default:
