@@ -4,6 +4,7 @@
 #   make test    install missing packages, build with -Werror, run every test
 #   make asan    the same tests, built with -fsanitize=address,undefined
 #   make bench   the benchmark table (not part of make test)
+#   make stress  the reliability campaign: kill -9, power cuts, damaged stores
 
 PKGS      := fuse3 rocksdb libzstd criterion
 DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config zstd python3 util-linux
@@ -40,7 +41,7 @@ MKFS     := $(BUILD)/mkfs.lsnfs
 CTL      := $(BUILD)/lsnfsctl
 PROGRAMS := $(DAEMON) $(MKFS) $(CTL)
 
-.PHONY: all deps run test unit mounted asan bench clean install uninstall
+.PHONY: all deps run test unit mounted stress-short stress asan bench clean install uninstall
 
 all: $(PROGRAMS)
 
@@ -92,13 +93,22 @@ run: deps
 # ---- tests ---------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory WERROR=-Werror all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory WERROR=-Werror unit mounted
+	@$(MAKE) --no-print-directory WERROR=-Werror unit mounted stress-short
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2 $(CRITERION_ARGS); done
 
 mounted: $(PROGRAMS)
 	@BUILD=$(abspath $(BUILD)) tests/mounted/run-all.sh
+
+# The reliability campaign (tests/stress/run.sh): a short run in make test,
+# the full one (>= 1,000 kill -9 cycles, 200 power cuts) in make stress.
+stress-short: $(PROGRAMS)
+	@BUILD=$(abspath $(BUILD)) tests/stress/run.sh short
+
+stress: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(abspath $(BUILD)) tests/stress/run.sh full
 
 # Undefined behaviour aborts (in the daemon too), so a mounted test fails.
 asan: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1
