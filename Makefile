@@ -35,6 +35,7 @@ FS_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(FS_SRC))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
+PLFS     := $(BUILD)/tests/plfs
 LIB      := $(BUILD)/liblsnfs.a
 DAEMON   := $(BUILD)/lsnfs
 MKFS     := $(BUILD)/mkfs.lsnfs
@@ -74,6 +75,11 @@ $(MKFS): $(BUILD)/mount-helpers/mkfs.o $(LIB)
 $(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
+# The power-loss test filesystem (tests/powerloss/plfs.c): FUSE, no lsnfs code.
+$(PLFS): tests/powerloss/plfs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS_FUSE)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(LIB) $(LDLIBS_TEST) $(LDLIBS_CORE)
@@ -103,11 +109,11 @@ mounted: $(PROGRAMS)
 
 # The reliability campaign (tests/stress/run.sh): a short run in make test,
 # the full one (>= 1,000 kill -9 cycles, 200 power cuts) in make stress.
-stress-short: $(PROGRAMS)
+stress-short: $(PROGRAMS) $(PLFS)
 	@BUILD=$(abspath $(BUILD)) tests/stress/run.sh short
 
 stress: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(PLFS)
 	@BUILD=$(abspath $(BUILD)) tests/stress/run.sh full
 
 # Undefined behaviour aborts (in the daemon too), so a mounted test fails.
