@@ -111,6 +111,13 @@ int lsn_config_set(struct lsn_config *cfg, const char *key, const char *value, c
 		if (lsn_parse_u64(value, &v) || v < 1 || v > 19)
 			return why_set(why, "%s must be a zstd level from 1 to 19, not '%s'", key, value);
 		cfg->compress_level = (int)v;
+	} else if (strcmp(key, "recover") == 0) {
+		if (strcmp(value, "refuse") == 0)
+			cfg->recover_accept_loss = false;
+		else if (strcmp(value, "accept-loss") == 0)
+			cfg->recover_accept_loss = true;
+		else
+			return why_set(why, "%s must be refuse or accept-loss, not '%s'", key, value);
 	} else {
 		return -ENOENT;
 	}
@@ -137,6 +144,8 @@ int lsn_config_get(const struct lsn_config *cfg, const char *key, char *buf, siz
 		snprintf(buf, n, "%u", cfg->trim_delay);
 	else if (strcmp(key, "compress_level") == 0)
 		snprintf(buf, n, "%d", cfg->compress_level);
+	else if (strcmp(key, "recover") == 0)
+		snprintf(buf, n, "%s", cfg->recover_accept_loss ? "accept-loss" : "refuse");
 	else
 		return -ENOENT;
 	return 0;

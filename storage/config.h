@@ -5,7 +5,8 @@
  * Keys and their text form (the same in mkfs flags, -o options and the
  * store): mode=single|cluster, node_id=NAME, archive=DIR,
  * archive_command=CMD, segment_size=BYTES, sync=always|fsync,
- * auto_trim=SECONDS, trim_delay=SECONDS, compress_level=N.
+ * auto_trim=SECONDS, trim_delay=SECONDS, compress_level=N,
+ * recover=refuse|accept-loss (per mount only).
  * Plain value object, no locking.
  */
 #ifndef LSN_CONFIG_H
@@ -32,6 +33,9 @@ struct lsn_config {
 	uint32_t auto_trim;              /* seconds, 0 = off */
 	uint32_t trim_delay;             /* seconds */
 	int compress_level;
+	/* recover=refuse|accept-loss (per mount): mount a store that came back
+	 * behind its control file (storage/control.h), logging the loss. */
+	bool recover_accept_loss;
 };
 
 /* Keys stored in the store by mkfs (the others are per-mount only). */

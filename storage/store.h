@@ -83,6 +83,14 @@ int lsn_store_format(const char *dir, const struct lsn_config *cfg);
  * store; apply per-mount overrides with lsn_store_override() before use.
  */
 int lsn_store_open(const char *dir, struct lsn_store **out);
+/*
+ * The same, with per-mount "key=value" overrides applied before the store
+ * is checked against its control file (storage/control.h): -EUCLEAN when
+ * the store came back behind what it acknowledged as durable, unless
+ * "recover=accept-loss" is among them.  The daemon passes its -o keys here.
+ */
+int lsn_store_open_with(const char *dir, char *const *overrides, size_t n_overrides,
+			struct lsn_store **out);
 /* Flush and close; safe on NULL. */
 void lsn_store_close(struct lsn_store *store);
 
