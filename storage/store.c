@@ -696,6 +696,7 @@ int lsn_store_remove_log(struct lsn_store *store, const char *name)
 	delete_prefix(wb, 'H', log->id);
 	delete_prefix(wb, 'P', log->id);
 	delete_prefix(wb, 'Q', log->id);
+	delete_prefix(wb, 'G', log->id);
 	rc = lsn_store_write(store, store->wo_sync, wb, "remove log");
 	if (!rc)
 		log->removed = true;
