@@ -5,6 +5,7 @@
 #   make asan    the same tests, built with -fsanitize=address,undefined
 #   make bench   the benchmark table (not part of make test)
 #   make stress  the reliability campaign: kill -9, power cuts, damaged stores
+#   make fuzz    libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
 
 PKGS      := fuse3 rocksdb libzstd criterion
 DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config zstd python3 util-linux
@@ -42,7 +43,7 @@ MKFS     := $(BUILD)/mkfs.lsnfs
 CTL      := $(BUILD)/lsnfsctl
 PROGRAMS := $(DAEMON) $(MKFS) $(CTL)
 
-.PHONY: all deps run test unit mounted stress-short stress asan bench clean install uninstall
+.PHONY: all deps run test unit mounted stress-short stress fuzz fuzz-deps fuzz-bins fuzz-replay asan bench clean install uninstall
 
 all: $(PROGRAMS)
 
@@ -80,6 +81,22 @@ $(PLFS): tests/powerloss/plfs.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS_FUSE)
 
+# Fuzz targets (tests/fuzz/fuzz_*.c).  make test replays their corpus and
+# regression inputs with the ordinary compiler (replay.c); make fuzz builds
+# them with clang and libFuzzer and runs each for FUZZ_SECONDS.
+FUZZ_TARGETS := block config control path store
+FUZZ_EXTRA_path := $(BUILD)/fs/path.o
+REPLAY_BIN  := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
+FUZZ_BIN    := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+
+$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB) $(BUILD)/fs/path.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(FUZZ_EXTRA_$*) $(LIB) $(LDLIBS_CORE)
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(LIB) $(BUILD)/fs/path.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA_$*) $(LIB) $(LDLIBS_CORE)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(LIB) $(LDLIBS_TEST) $(LDLIBS_CORE)
@@ -99,7 +116,7 @@ run: deps
 # ---- tests ---------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory WERROR=-Werror all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory WERROR=-Werror unit mounted stress-short
+	@$(MAKE) --no-print-directory WERROR=-Werror unit fuzz-replay mounted stress-short
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2 $(CRITERION_ARGS); done
@@ -116,6 +133,23 @@ stress: deps
 	@$(MAKE) --no-print-directory all $(PLFS)
 	@BUILD=$(abspath $(BUILD)) tests/stress/run.sh full
 
+fuzz-replay: $(REPLAY_BIN)
+	@set -e; for t in $(FUZZ_TARGETS); do printf '== fuzz corpus %s: ' $$t; \
+		$(BUILD)/fuzz/replay-$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; done
+
+fuzz-deps: deps
+	@command -v clang >/dev/null 2>&1 && [ -n "$$(find /usr/lib/llvm-*/lib/clang -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null)" ] || { \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clang libclang-rt-dev >/dev/null; }
+
+fuzz-bins: $(FUZZ_BIN)
+
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION" fuzz-bins
+	@BUILD=$(abspath build-fuzz) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
 # Undefined behaviour aborts (in the daemon too), so a mounted test fails.
 asan: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1
 asan: export ASAN_OPTIONS = detect_leaks=1:abort_on_error=1
@@ -128,7 +162,7 @@ bench: deps
 	@BUILD=$(abspath $(BUILD)) bench/run.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 # ---- install -------------------------------------------------------------
 install: all
