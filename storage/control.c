@@ -63,6 +63,8 @@ static int parse_field_u64(const char **p, const char *end, uint64_t *out)
 		num[n++] = *(*p)++;
 	}
 	num[n] = '\0';
+	if (n > 1 && num[0] == '0')
+		return -EBADMSG; /* the file has one form: no zero padding */
 	return lsn_parse_u64(num, out) ? -EBADMSG : 0;
 }
 

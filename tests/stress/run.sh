@@ -6,7 +6,8 @@
 #   full (make stress): 1,000 kill -9 cycles, 200 power cuts, the full
 #                      damaged-store series; prints the totals.
 #
-# BUILD must name the absolute build directory.  SEED fixes the random
+# Each part prints its totals ("campaign: cycles N records-verified N ...",
+# "damage: N trials ...").  BUILD must name the absolute build directory.  SEED fixes the random
 # choices (printed by each part, so a failure can be replayed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,8 +19,8 @@ py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 
 case $mode in
-short) cycles=50; cuts=5 ;;
-full) cycles=${STRESS_CYCLES:-1000}; cuts=${STRESS_POWER_CUTS:-200} ;;
+short) cycles=50; cuts=5; trials=15 ;;
+full) cycles=${STRESS_CYCLES:-1000}; cuts=${STRESS_POWER_CUTS:-200}; trials=${STRESS_DAMAGE:-200} ;;
 *) echo "usage: $0 short|full" >&2; exit 2 ;;
 esac
 
@@ -32,4 +33,6 @@ echo "== power-loss filesystem self-test"
 "$py" "$here/../powerloss/selftest.py" "$BUILD/tests/plfs"
 echo "== power-cut campaign ($cuts cuts)"
 "$py" "$here/campaign.py" --build "$BUILD" --cycles "$cuts" --powerloss "$BUILD/tests/plfs" "${seed[@]}"
+echo "== damaged-store series ($trials trials)"
+"$py" "$here/damage.py" --build "$BUILD" --trials "$trials" "${seed[@]}"
 echo "stress $mode: done in $((SECONDS - start)) s"
