@@ -133,6 +133,9 @@ static const char *store_error(int rc)
 		return "not an lsnfs store, or a newer format";
 	case -EBADMSG:
 		return "store metadata is corrupt";
+	case -EUCLEAN:
+		return "the store is behind what it acknowledged as durable (see the line above); "
+		       "-o recover=accept-loss mounts it as it is";
 	default:
 		return strerror(-rc);
 	}
@@ -304,13 +307,11 @@ int main(int argc, char **argv)
 	if (!opts.foreground && daemonize_start(&ready_fd) != 0)
 		goto out;
 
-	rc = lsn_store_open(abs_store, &store);
+	/* Overrides apply before the store's checks (-o recover=accept-loss). */
+	rc = lsn_store_open_with(abs_store, cl.overrides, (size_t)cl.n_overrides,
+				 &store);
 	if (rc) {
 		fprintf(stderr, "lsnfs: %s: %s\n", abs_store, store_error(rc));
-		goto out;
-	}
-	if (apply_overrides(&cl, store) != 0) {
-		lsn_store_close(store);
 		goto out;
 	}
 	rc = lsn_node_open(&fs.node, store, NULL); /* the node owns the store now */

@@ -103,7 +103,7 @@ static int __attribute__((format(printf, 2, 3))) why_set(char *why, const char *
  * keys all come from here.
  */
 enum key_kind { KIND_MODE, KIND_NAME, KIND_PATH, KIND_ARCHIVE_ID, KIND_TEXT, KIND_U32, KIND_U64,
-		KIND_SYNC, KIND_LEVEL };
+		KIND_SYNC, KIND_LEVEL, KIND_RECOVER };
 
 struct key_def {
 	struct lsn_config_key key;
@@ -135,6 +135,7 @@ static const struct key_def keys[] = {
 	  "a number of seconds" },
 	{ { "compress_level", S | T | M }, KIND_LEVEL, FIELD(compress_level), 1, 19,
 	  "a zstd level from 1 to 19" },
+	{ { "recover", M }, KIND_RECOVER, FIELD(recover_accept_loss), 0, 0, NULL },
 };
 #undef S
 #undef T
@@ -198,6 +199,11 @@ int lsn_config_set(struct lsn_config *cfg, const char *key, const char *value, c
 			return why_set(why, "%s must be always or fsync, not '%s'", key, value);
 		cfg->sync_always = strcmp(value, "always") == 0;
 		return 0;
+	case KIND_RECOVER:
+		if (strcmp(value, "refuse") != 0 && strcmp(value, "accept-loss") != 0)
+			return why_set(why, "%s must be refuse or accept-loss, not '%s'", key, value);
+		cfg->recover_accept_loss = strcmp(value, "accept-loss") == 0;
+		return 0;
 	case KIND_U32:
 	case KIND_U64:
 	case KIND_LEVEL:
@@ -232,6 +238,9 @@ int lsn_config_get(const struct lsn_config *cfg, const char *key, char *buf, siz
 		break;
 	case KIND_SYNC:
 		snprintf(buf, n, "%s", cfg->sync_always ? "always" : "fsync");
+		break;
+	case KIND_RECOVER:
+		snprintf(buf, n, "%s", cfg->recover_accept_loss ? "accept-loss" : "refuse");
 		break;
 	case KIND_U32:
 		snprintf(buf, n, "%u", *(const uint32_t *)field);

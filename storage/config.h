@@ -8,7 +8,8 @@
  * archive's root, see storage/archive.h), archive_command=CMD,
  * archive_check_command=CMD, archive_timeout=SECONDS, segment_size=BYTES,
  * sync=always|fsync, auto_trim=SECONDS, trim_delay=SECONDS,
- * compress_level=N.  archive=none (or empty) means no archive.
+ * compress_level=N, recover=refuse|accept-loss (per mount only).
+ * archive=none (or empty) means no archive.
  * Plain value object, no locking.
  */
 #ifndef LSN_CONFIG_H
@@ -47,6 +48,9 @@ struct lsn_config {
 	uint32_t auto_trim;              /* seconds, 0 = off */
 	uint32_t trim_delay;             /* seconds */
 	int compress_level;
+	/* recover=refuse|accept-loss (per mount): mount a store that came back
+	 * behind its control file (storage/control.h), logging the loss. */
+	bool recover_accept_loss;
 };
 
 /*

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/control.h"
 #include "storage/diag.h"
 #include "storage/store_internal.h"
 
@@ -248,6 +249,9 @@ static int txn_commit(struct append_txn *t)
 	rc = lsn_store_write(st, st->wo, t->wb, "append");
 	if (rc)
 		goto rollback;
+	atomic_store(&log->appended_tail, t->cur.last_lsn);
+	if (st->cfg.sync_always) /* st->wo syncs: these records are durable */
+		lsn_control_note_durable(log, t->cur.last_lsn);
 
 	for (size_t i = 0; i < t->n_done; i++)
 		log->segs[log->n_segs - 1 + i] = t->done[i];

@@ -13,23 +13,6 @@
 #include "storage/snapshot.h"
 #include "storage/store_internal.h"
 
-int lsn_staging_dir(struct lsn_log *log, char *buf, size_t n)
-{
-	const char *root = lsn_store_path(log->store);
-	int len;
-
-	len = snprintf(buf, n, "%s/staging", root);
-	if (len < 0 || (size_t)len >= n)
-		return -ENAMETOOLONG;
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	len = snprintf(buf, n, "%s/staging/%u", root, log->id);
-	if (len < 0 || (size_t)len >= n)
-		return -ENAMETOOLONG;
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static int staging_path(struct lsn_log *log, const char *name, char *buf, size_t n)
 {

@@ -53,6 +53,13 @@ struct lsn_log {
 	struct lsn_open_block open;
 	struct lsn_hold *holds;
 	size_t n_holds;
+
+	/* Durability bookkeeping for the control file (storage/control.h):
+	 * the tail of the last append that returned, the highest tail known
+	 * durable, and the trim point the control writer last saw. */
+	_Atomic uint64_t appended_tail;
+	_Atomic uint64_t durable_tail;
+	_Atomic uint64_t seen_trim;
 };
 
 /* A key range freed by a trim, waiting for the compactor. */
@@ -83,6 +90,15 @@ struct lsn_store {
 	struct lsn_log **logs;           /* sorted by name, includes removed */
 	size_t n_logs, cap_logs;
 	uint32_t next_log_id;
+
+	/* The control file writer (storage/control.c).  ctl_lock guards the
+	 * file and the fields below; lock order logs_lock -> log->lock -> ctl_lock. */
+	pthread_mutex_t ctl_lock;
+	pthread_cond_t ctl_cond;
+	pthread_t ctl_thread;
+	bool ctl_started, ctl_stop;
+	_Atomic uint64_t ctl_gen;        /* bumped when a durable tail moves */
+	_Atomic uint64_t ctl_written_gen; /* ctl_gen the file reflects */
 
 	/* Background compaction of trimmed ranges (storage/compactor.c). */
 	pthread_t compactor;
