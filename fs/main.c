@@ -133,9 +133,6 @@ static const char *store_error(int rc)
 		return "not an lsnfs store, or a newer format";
 	case -EBADMSG:
 		return "store metadata is corrupt";
-	case -EUCLEAN:
-		return "the store is behind what it acknowledged as durable (see the line above); "
-		       "-o recover=accept-loss mounts it as it is";
 	default:
 		return strerror(-rc);
 	}
@@ -311,7 +308,10 @@ int main(int argc, char **argv)
 	rc = lsn_store_open_with(abs_store, cl.overrides, (size_t)cl.n_overrides,
 				 &store);
 	if (rc) {
-		fprintf(stderr, "lsnfs: %s: %s\n", abs_store, store_error(rc));
+		/* A store behind its control file was described, with the numbers,
+		 * in the one line the store logged. */
+		if (rc != -EUCLEAN)
+			fprintf(stderr, "lsnfs: %s: %s\n", abs_store, store_error(rc));
 		goto out;
 	}
 	rc = lsn_node_open(&fs.node, store, NULL); /* the node owns the store now */

@@ -80,7 +80,7 @@ note "mkfs.lsnfs: refusals exit 1 or 2 with one line"
 exits 1 1 "^mkfs.lsnfs: $T/store: directory is not empty; refusing to format it$" "$MKFS" "$T/store"
 exits 1 1 "^mkfs.lsnfs: archive $T/noarchive does not exist" "$MKFS" --archive "$T/noarchive" "$T/s2"
 exits 1 1 "^mkfs.lsnfs: $T/file/x: Not a directory$" "$MKFS" "$T/file/x"
-exits 2 2 "^mkfs.lsnfs: segment_size must be a number" "$MKFS" --segment-size 1 "$T/s2"
+exits 2 2 "^mkfs.lsnfs: segment_size must be a byte count" "$MKFS" --segment-size 1 "$T/s2"
 [[ ! -e $T/s2 ]] || fail "a refused mkfs.lsnfs created $T/s2"
 
 note "lsnfsctl: not a mount, not a store, not a log: one line"
@@ -88,6 +88,6 @@ exits 2 1 "^lsnfsctl: $T/nomnt: no such mountpoint$" "$CTL" status "$T/nomnt"
 exits 2 1 "^lsnfsctl: $T/mnt is not the root of a mounted lsnfs" "$CTL" status "$T/mnt" --json
 exits 2 1 "^lsnfsctl: $T/mnt/x: no such log$" "$CTL" trim "$T/mnt/x" 5
 exits 1 1 "^lsnfsctl: config: $T/empty is not an lsnfs store" "$CTL" config "$T/empty"
-exits 2 1 "^lsnfsctl: config: segment_size must be a number" "$CTL" config "$T/store" segment_size=abc
+exits 2 1 "^lsnfsctl: config: segment_size must be a byte count" "$CTL" config "$T/store" segment_size=abc
 
 finish
