@@ -24,38 +24,31 @@ static int fail(struct lsn_frames_error *err, enum lsn_frames_fault fault, size_
 
 /* First pass: count and check every frame, so nothing is allocated for a
  * write that will be refused, and the second pass cannot fail. */
-static int check(const char *buf, size_t size, size_t max_record, size_t max_request,
+static int check(const char *buf, size_t size, size_t max_record, size_t max_write,
 		 size_t *n, struct lsn_frames_error *err)
 {
 	size_t pos = 0, i = 0;
 
-	if (size >= max_request)
+	if (size > max_write)
 		return fail(err, LSN_FRAMES_WRITE_TOO_BIG, 0, 0, 0);
 	while (pos < size) {
 		uint64_t len;
 
 		if (size - pos < LSN_FRAMES_HEADER)
-			goto truncated;
+			return fail(err, LSN_FRAMES_TRUNCATED, i, pos, 0);
 		len = get_be32(buf + pos);
 		if (len > max_record)
 			return fail(err, LSN_FRAMES_RECORD_TOO_BIG, i, pos, len);
 		if (size - pos - LSN_FRAMES_HEADER < len)
-			goto truncated;
+			return fail(err, LSN_FRAMES_TRUNCATED, i, pos, len);
 		pos += LSN_FRAMES_HEADER + (size_t)len;
 		i++;
 	}
 	*n = i;
 	return 0;
-truncated:
-	/* Cut short near the request limit: a larger write's first piece. */
-	if (size + LSN_FRAMES_PAGE > max_request)
-		return fail(err, LSN_FRAMES_WRITE_TOO_BIG, i, pos,
-			    size - pos >= LSN_FRAMES_HEADER ? get_be32(buf + pos) : 0);
-	return fail(err, LSN_FRAMES_TRUNCATED, i, pos,
-		    size - pos >= LSN_FRAMES_HEADER ? get_be32(buf + pos) : 0);
 }
 
-int lsn_frames_parse(const char *buf, size_t size, size_t max_record, size_t max_request,
+int lsn_frames_parse(const char *buf, size_t size, size_t max_record, size_t max_write,
 		     struct iovec **records, size_t *n, struct lsn_frames_error *err)
 {
 	struct iovec *iov = NULL;
@@ -65,7 +58,7 @@ int lsn_frames_parse(const char *buf, size_t size, size_t max_record, size_t max
 	memset(err, 0, sizeof(*err));
 	*records = NULL;
 	*n = 0;
-	rc = check(buf, size, max_record, max_request, &count, err);
+	rc = check(buf, size, max_record, max_write, &count, err);
 	if (rc || count == 0)
 		return rc;
 	iov = malloc(count * sizeof(*iov));
@@ -84,7 +77,7 @@ int lsn_frames_parse(const char *buf, size_t size, size_t max_record, size_t max
 }
 
 void lsn_frames_describe(const struct lsn_frames_error *err, size_t size, size_t max_record,
-			 size_t max_request, char *buf, size_t len)
+			 size_t max_write, char *buf, size_t len)
 {
 	switch (err->fault) {
 	case LSN_FRAMES_TRUNCATED:
@@ -102,14 +95,9 @@ void lsn_frames_describe(const struct lsn_frames_error *err, size_t size, size_t
 			 err->frame + 1, err->offset, (unsigned long long)err->length, max_record);
 		break;
 	case LSN_FRAMES_WRITE_TOO_BIG:
-		if (size >= max_request)
-			snprintf(buf, len,
-				 "a write of frames must be smaller than %zu bytes (FUSE's largest request); got a request of %zu",
-				 max_request, size);
-		else
-			snprintf(buf, len,
-				 "frame %zu at byte %zu runs past the end of a %zu-byte request: the kernel split a write larger than %zu bytes",
-				 err->frame + 1, err->offset, size, max_request);
+		snprintf(buf, len,
+			 "a write of frames is at most %zu bytes (larger ones reach lsnfs cut into pieces); got %zu or more",
+			 max_write, size);
 		break;
 	default:
 		snprintf(buf, len, "no error");

@@ -8,24 +8,24 @@
  * appends anything, and the records of one write go to the store in one
  * call (consecutive LSNs, one atomic batch).
  *
- * Requests the kernel cut out of a larger write
- * ---------------------------------------------
- * FUSE hands a write(2) larger than its maximum request (max_write) to the
- * daemon as several requests, one after the other, and nothing in a request
- * says it is a piece.  append.frames refuses such writes whole (-EFBIG)
- * with two rules that need no state between requests:
- *   - a request of max_request bytes or more is refused: a write of that
- *     size may be the first piece of a larger one (so the largest write
- *     taken is max_request - 1 bytes);
- *   - a request whose last frame runs past its end and that is longer than
- *     max_request - LSN_FRAMES_PAGE bytes is refused with -EFBIG, not
- *     -EINVAL: it is the first piece of a larger write whose buffer did not
- *     start on a page boundary (the kernel pins at most max_request / page
- *     pages per request, so the first piece is a little shorter).
- * Since the first piece is refused, the kernel sends no further piece and
- * the write fails with nothing appended.  What the rules cannot see (a
- * writev(2) of many small vectors on distinct pages, split where a frame
- * happens to end) is documented in SPEC as a limit.
+ * Writes the kernel would cut into several requests
+ * ---------------------------------------------------
+ * FUSE hands a write(2) larger than one request to the daemon as several
+ * requests, one after the other, and nothing in a request says it is a
+ * piece; parsed alone, pieces that happen to end on a frame boundary would
+ * each be appended, breaking all-or-nothing.  A request is at most
+ * max_write (1 MiB) bytes but also at most max_write / page pages of the
+ * caller's buffer, so a buffer that does not start on a page boundary gets
+ * a first piece up to a page short: 1 MiB - 4095 = 1,044,481 bytes at
+ * worst.  So the largest write taken is max_write - page = 1,044,480 bytes
+ * (the same limit as one `append` write): every write up to that arrives
+ * whole at any alignment, and every larger write arrives as a first
+ * request above it (whole or a piece), which is refused with -EFBIG; the
+ * kernel then sends nothing more and the write fails, nothing appended.
+ * One frame's record is thus at most 1,044,476 bytes (the frame's length
+ * field is 4).  What this cannot see: a writev(2) of many vectors on
+ * distinct pages, which the kernel may cut below that size (SPEC says to
+ * use one buffer per write).
  *
  * Pure: no I/O, no locks, no state.
  */
@@ -37,13 +37,12 @@
 #include <sys/uio.h>
 
 #define LSN_FRAMES_HEADER 4u
-#define LSN_FRAMES_PAGE 4096u
 
 enum lsn_frames_fault {
 	LSN_FRAMES_OK,
 	LSN_FRAMES_TRUNCATED,     /* -EINVAL: the write ends inside a frame */
 	LSN_FRAMES_RECORD_TOO_BIG, /* -EFBIG: a frame's length exceeds the record limit */
-	LSN_FRAMES_WRITE_TOO_BIG, /* -EFBIG: the write is (a piece of) one above max_request */
+	LSN_FRAMES_WRITE_TOO_BIG, /* -EFBIG: the write is larger than max_write */
 };
 
 /* What was wrong, for the log line. */
@@ -58,13 +57,13 @@ struct lsn_frames_error {
  * Parse one write of `size` bytes.  0 with *records (malloc'd, free() it;
  * the iovecs point into buf) and *n (0 for an empty write), or -EINVAL /
  * -EFBIG with *err filled, or -ENOMEM.  max_record: the largest record;
- * max_request: the largest request FUSE sends (its max_write).
+ * max_write: the largest write (see above).
  */
-int lsn_frames_parse(const char *buf, size_t size, size_t max_record, size_t max_request,
+int lsn_frames_parse(const char *buf, size_t size, size_t max_record, size_t max_write,
 		     struct iovec **records, size_t *n, struct lsn_frames_error *err);
 
 /* "frame 3 at byte 1028 declares 2000000 bytes, more than ..." into buf. */
 void lsn_frames_describe(const struct lsn_frames_error *err, size_t size, size_t max_record,
-			 size_t max_request, char *buf, size_t len);
+			 size_t max_write, char *buf, size_t len);
 
 #endif

@@ -49,8 +49,10 @@ struct lsnfs_partials {
 };
 
 /* FUSE's largest write request (conn->max_write); a larger write(2) reaches
- * the daemon cut into several requests (fs/frames.h). */
+ * the daemon cut into several requests (fs/frames.h).  The largest write
+ * that arrives whole at any buffer alignment is one page less. */
 #define LSNFS_MAX_WRITE (1u << 20)
+#define LSN_FRAMES_WRITE_MAX (LSNFS_MAX_WRITE - 4096u)
 
 struct lsnfs {
 	struct lsn_node *node;

@@ -198,9 +198,9 @@ static int append_frames(struct lsnfs *fs, struct lsnfs_file *f, const char *buf
 	size_t n;
 	int rc;
 
-	rc = lsn_frames_parse(buf, size, LSN_RECORD_MAX, LSNFS_MAX_WRITE, &records, &n, &err);
+	rc = lsn_frames_parse(buf, size, LSN_RECORD_MAX, LSN_FRAMES_WRITE_MAX, &records, &n, &err);
 	if (rc == -EINVAL || rc == -EFBIG) {
-		lsn_frames_describe(&err, size, LSN_RECORD_MAX, LSNFS_MAX_WRITE, why, sizeof(why));
+		lsn_frames_describe(&err, size, LSN_RECORD_MAX, LSN_FRAMES_WRITE_MAX, why, sizeof(why));
 		lsn_diag(LSN_DIAG_WARN, "log %s: append.frames write of %zu bytes refused, nothing appended: %s",
 			 lsn_log_name(f->log), size, why);
 	}

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the append.frames parser (fs/frames.h): framing, the
- * all-or-nothing refusals and which frame they name, and the two rules
- * that catch a write the kernel cut into several requests.
+ * all-or-nothing refusals and which frame they name, and the write limit
+ * that keeps out writes the kernel would cut into several requests.
  */
 #include <criterion/criterion.h>
 
@@ -13,7 +13,7 @@
 #include "fs/frames.h"
 
 #define MAX_RECORD 1044480u
-#define MAX_REQUEST (1u << 20)
+#define MAX_WRITE 1044480u /* 1 MiB less a page: fs/frames.h */
 
 TestSuite(frames, .timeout = 30);
 
@@ -31,7 +31,7 @@ static size_t put_frame(char *buf, size_t pos, uint32_t len, char fill)
 static int parse(const char *buf, size_t size, struct iovec **iov, size_t *n,
 		 struct lsn_frames_error *err)
 {
-	return lsn_frames_parse(buf, size, MAX_RECORD, MAX_REQUEST, iov, n, err);
+	return lsn_frames_parse(buf, size, MAX_RECORD, MAX_WRITE, iov, n, err);
 }
 
 Test(frames, several_records_point_into_the_write)
@@ -113,7 +113,7 @@ Test(frames, cut_inside_the_body_refuses_the_whole_write)
 	cr_assert_eq(err.offset, 14);
 	cr_assert_eq(err.length, 10);
 	cr_assert_null(iov);
-	lsn_frames_describe(&err, pos - 1, MAX_RECORD, MAX_REQUEST, text, sizeof(text));
+	lsn_frames_describe(&err, pos - 1, MAX_RECORD, MAX_WRITE, text, sizeof(text));
 	cr_assert(strstr(text, "frame 3 at byte 14 declares 10 bytes") != NULL, "%s", text);
 }
 
@@ -127,7 +127,8 @@ Test(frames, record_limit_is_inclusive)
 
 	cr_assert_not_null(buf);
 	put_frame(buf, 0, MAX_RECORD, 'm');
-	cr_assert_eq(parse(buf, size, &iov, &n, &err), 0);
+	/* The record limit on its own (with room for the write). */
+	cr_assert_eq(lsn_frames_parse(buf, size, MAX_RECORD, 2 * MAX_WRITE, &iov, &n, &err), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(iov[0].iov_len, MAX_RECORD);
 	free(iov);
@@ -150,7 +151,7 @@ Test(frames, over_long_record_is_efbig_even_when_cut)
 	cr_assert_eq(err.fault, LSN_FRAMES_RECORD_TOO_BIG);
 	cr_assert_eq(err.frame, 1);
 	cr_assert_eq(err.length, MAX_RECORD + 1);
-	lsn_frames_describe(&err, pos + 8, MAX_RECORD, MAX_REQUEST, text, sizeof(text));
+	lsn_frames_describe(&err, pos + 8, MAX_RECORD, MAX_WRITE, text, sizeof(text));
 	cr_assert(strstr(text, "frame 2 at byte 5 declares 1044481 bytes") != NULL, "%s", text);
 }
 
@@ -167,36 +168,45 @@ static char *frames_of(size_t size, uint32_t rec)
 	return buf;
 }
 
-Test(frames, a_full_size_request_is_refused_even_when_it_parses)
+Test(frames, the_write_limit_refuses_larger_writes_even_when_they_parse)
 {
-	/* 1024 frames of 1020 bytes fill exactly 1 MiB: the first piece of a
-	 * 2 MiB write would parse, so the size alone refuses it. */
-	char *buf = frames_of(MAX_REQUEST, 1020);
+	/* 1020 frames of 1020 bytes are exactly the limit; a first piece of a
+	 * larger write (1 MiB, or 1 MiB - 4095 from an unaligned buffer) is
+	 * above it whether or not it ends on a frame boundary. */
+	char *buf = frames_of(1 << 20, 1020);
 	struct lsn_frames_error err;
 	struct iovec *iov;
 	size_t n;
+	char text[256];
 
-	cr_assert_eq(parse(buf, MAX_REQUEST, &iov, &n, &err), -EFBIG);
-	cr_assert_eq(err.fault, LSN_FRAMES_WRITE_TOO_BIG);
-	cr_assert_eq(parse(buf, MAX_REQUEST - 1024, &iov, &n, &err), 0);
-	cr_assert_eq(n, 1023);
+	cr_assert_eq(parse(buf, MAX_WRITE, &iov, &n, &err), 0);
+	cr_assert_eq(n, 1020);
 	free(iov);
+	cr_assert_eq(parse(buf, (1 << 20), &iov, &n, &err), -EFBIG);
+	cr_assert_eq(err.fault, LSN_FRAMES_WRITE_TOO_BIG);
+	cr_assert_null(iov);
+	cr_assert_eq(parse(buf, (1 << 20) - 4095, &iov, &n, &err), -EFBIG);
+	cr_assert_eq(err.fault, LSN_FRAMES_WRITE_TOO_BIG);
+	cr_assert_eq(parse(buf, MAX_WRITE + 1, &iov, &n, &err), -EFBIG);
+	lsn_frames_describe(&err, MAX_WRITE + 1, MAX_RECORD, MAX_WRITE, text, sizeof(text));
+	cr_assert(strstr(text, "at most 1044480 bytes") != NULL, "%s", text);
 	free(buf);
 }
 
-Test(frames, a_cut_near_the_request_limit_is_a_split_write)
+Test(frames, below_the_limit_a_cut_frame_is_einval)
 {
-	/* An unaligned buffer's first piece is up to a page short of 1 MiB. */
-	char *buf = frames_of(MAX_REQUEST, 1000);
+	char *buf = frames_of(1 << 20, 1000);
 	struct lsn_frames_error err;
 	struct iovec *iov;
 	size_t n;
 
-	cr_assert_eq(parse(buf, MAX_REQUEST - 16, &iov, &n, &err), -EFBIG);
-	cr_assert_eq(err.fault, LSN_FRAMES_WRITE_TOO_BIG);
-	cr_assert_eq(parse(buf, MAX_REQUEST - LSN_FRAMES_PAGE + 1, &iov, &n, &err), -EFBIG);
-	/* A page or more short of it, a cut frame is just a bad write. */
-	cr_assert_eq(parse(buf, MAX_REQUEST - LSN_FRAMES_PAGE, &iov, &n, &err), -EINVAL);
+	/* 1040 frames of 1004 bytes = 1,044,160; the limit cuts the 1041st. */
+	cr_assert_eq(parse(buf, MAX_WRITE, &iov, &n, &err), -EINVAL);
 	cr_assert_eq(err.fault, LSN_FRAMES_TRUNCATED);
+	cr_assert_eq(err.frame, 1040);
+	cr_assert_eq(err.offset, 1040 * 1004);
+	cr_assert_eq(parse(buf, 1040 * 1004, &iov, &n, &err), 0);
+	cr_assert_eq(n, 1040);
+	free(iov);
 	free(buf);
 }
