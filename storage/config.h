@@ -8,7 +8,9 @@
  * archive's root, see storage/archive.h), archive_command=CMD,
  * archive_check_command=CMD, archive_timeout=SECONDS, segment_size=BYTES,
  * sync=always|fsync, auto_trim=SECONDS, trim_delay=SECONDS,
- * compress_level=N.  archive=none (or empty) means no archive.
+ * compress_level=N, compress_threads=N (mount only: threads that compress
+ * closed blocks; 0 = on the appending thread; default one per core).
+ * archive=none (or empty) means no archive.
  * Plain value object, no locking.
  */
 #ifndef LSN_CONFIG_H
@@ -47,7 +49,9 @@ struct lsn_config {
 	uint32_t auto_trim;              /* seconds, 0 = off */
 	uint32_t trim_delay;             /* seconds */
 	int compress_level;
+	uint32_t compress_threads;        /* 0: compress on the appending thread */
 };
+#define LSN_COMPRESS_THREADS_MAX 64
 
 /*
  * The keys.  STORED: kept in the store (mkfs, lsnfsctl config); TUNABLE:
