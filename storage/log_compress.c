@@ -257,7 +257,11 @@ void lsn_compress_submit(struct lsn_log *log)
 void lsn_compress_backpressure(struct lsn_log *log)
 {
 	struct lsn_store *st = log->store;
-	size_t max = (2 * (size_t)st->cfg.compress_threads + 2) * LSN_BLOCK_TARGET;
+	/* One block per compressor and one waiting: more does not go faster,
+	 * and every waiting block's records can reach an SST file uncompressed
+	 * (a memtable flush between their 'R' put and its delete), which the
+	 * store's size shows until RocksDB compacts them away. */
+	size_t max = ((size_t)st->cfg.compress_threads + 1) * LSN_BLOCK_TARGET;
 
 	while (log->pend_bytes >= max && log->n_pend > 0 && !atomic_load(&st->failed))
 		pthread_cond_wait(&log->pend_done, &log->lock);
