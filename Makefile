@@ -140,6 +140,11 @@ $(BUILD)/tests/test_fs: tests/unit/test_fs.c $(FS_LIB_OBJ) $(LIB) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(FS_LIB_OBJ) $(LIB) \
 		$(LDLIBS_TEST) $(LDLIBS_FUSE) $(LDLIBS_CORE)
 
+# The append.frames parser: pure, needs nothing but its own object.
+$(BUILD)/tests/test_frames: tests/unit/test_frames.c $(BUILD)/fs/frames.o $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/fs/frames.o $(LDLIBS_TEST)
+
 # ---- running -------------------------------------------------------------
 RUN_STORE ?= var/store
 RUN_MNT   ?= mnt

@@ -220,7 +220,7 @@ static const struct fuse_operations lsnfs_operations = {
 static void *lsnfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/* One write(2) of up to 1 MiB arrives as one request. */
-	conn->max_write = 1u << 20;
+	conn->max_write = LSNFS_MAX_WRITE;
 	conn->max_readahead = 1u << 20;
 	/* With attr_timeout 0, auto_inval_data makes the kernel ask GETATTR
 	 * before every cached read.  Nothing needs it: the active segment is

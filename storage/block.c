@@ -20,7 +20,7 @@
 
 /*
  * One compression and one decompression context per thread, reused: a
- * context costs far more to create than a 128 KiB block costs to compress.
+ * context costs far more to create than a 256 KiB block costs to compress.
  * Freed by the key destructors when a FUSE worker thread exits.
  */
 static pthread_key_t cctx_key, dctx_key;

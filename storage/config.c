@@ -37,6 +37,10 @@ void lsn_config_defaults(struct lsn_config *cfg)
 	cfg->auto_trim = 0;
 	cfg->trim_delay = 600;
 	cfg->compress_level = 3;
+	{
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->compress_threads = n < 1 ? 1 : n > LSN_COMPRESS_THREADS_MAX ? LSN_COMPRESS_THREADS_MAX : (uint32_t)n;
+	}
 	cfg->archive_timeout = LSN_ARCHIVE_TIMEOUT_DEFAULT;
 }
 
@@ -136,6 +140,8 @@ static const struct key_def keys[] = {
 	{ { "compress_level", S | T | M }, KIND_LEVEL, FIELD(compress_level), 1, 19,
 	  "a zstd level from 1 to 19" },
 	{ { "recover", M }, KIND_RECOVER, FIELD(recover_accept_loss), 0, 0, NULL },
+	{ { "compress_threads", M }, KIND_U32, FIELD(compress_threads), 0, LSN_COMPRESS_THREADS_MAX,
+	  "a number of threads from 0 to 64" },
 };
 #undef S
 #undef T

@@ -8,7 +8,9 @@
  * archive's root, see storage/archive.h), archive_command=CMD,
  * archive_check_command=CMD, archive_timeout=SECONDS, segment_size=BYTES,
  * sync=always|fsync, auto_trim=SECONDS, trim_delay=SECONDS,
- * compress_level=N, recover=refuse|accept-loss (per mount only).
+ * compress_level=N, recover=refuse|accept-loss (per mount only),
+ * compress_threads=N (mount only: threads that compress closed blocks;
+ * 0 = on the appending thread; default one per core).
  * archive=none (or empty) means no archive.
  * Plain value object, no locking.
  */
@@ -51,7 +53,9 @@ struct lsn_config {
 	/* recover=refuse|accept-loss (per mount): mount a store that came back
 	 * behind its control file (storage/control.h), logging the loss. */
 	bool recover_accept_loss;
+	uint32_t compress_threads;        /* 0: compress on the appending thread */
 };
+#define LSN_COMPRESS_THREADS_MAX 64
 
 /*
  * The keys.  STORED: kept in the store (mkfs, lsnfsctl config); TUNABLE:

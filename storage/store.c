@@ -40,7 +40,9 @@ static int store_make_options(struct lsn_store *st, bool create)
 	st->ro = rocksdb_readoptions_create();
 	st->wo = rocksdb_writeoptions_create();
 	st->wo_sync = rocksdb_writeoptions_create();
-	if (!st->opts || !st->table_opts || !st->cache || !st->ro || !st->wo || !st->wo_sync)
+	st->wo_nosync = rocksdb_writeoptions_create();
+	if (!st->opts || !st->table_opts || !st->cache || !st->ro || !st->wo || !st->wo_sync ||
+	    !st->wo_nosync)
 		return -ENOMEM;
 	rocksdb_block_based_options_set_block_cache(st->table_opts, st->cache);
 	rocksdb_block_based_options_set_block_size(st->table_opts, 64u << 10);
@@ -62,6 +64,7 @@ static int store_make_options(struct lsn_store *st, bool create)
 	rocksdb_options_set_target_file_size_base(st->opts, 64u << 20);
 	rocksdb_writeoptions_set_sync(st->wo_sync, 1);
 	rocksdb_writeoptions_set_sync(st->wo, 0);
+	rocksdb_writeoptions_set_sync(st->wo_nosync, 0);
 	/* A batch of many lines holds consecutive 'R' keys: insert with hints. */
 	rocksdb_writeoptions_set_memtable_insert_hint_per_batch(st->wo, 1);
 	return 0;
@@ -86,6 +89,7 @@ static void store_free(struct lsn_store *st)
 {
 	if (!st)
 		return;
+	lsn_compress_stop(st);
 	lsn_compactor_stop(st);
 	lsn_control_close(st); /* after a failed open; a no-op after lsn_store_close */
 	for (size_t i = 0; i < st->n_logs; i++)
@@ -105,12 +109,15 @@ static void store_free(struct lsn_store *st)
 		rocksdb_writeoptions_destroy(st->wo);
 	if (st->wo_sync)
 		rocksdb_writeoptions_destroy(st->wo_sync);
+	if (st->wo_nosync)
+		rocksdb_writeoptions_destroy(st->wo_nosync);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* drops the flock */
 	pthread_rwlock_destroy(&st->logs_lock);
 	pthread_mutex_destroy(&st->cq_lock);
 	pthread_mutex_destroy(&st->ctl_lock);
 	pthread_cond_destroy(&st->ctl_cond);
+	pthread_mutex_destroy(&st->comp_lock);
 	pthread_cond_destroy(&st->cq_cond);
 	free(st->path);
 	free(st);
@@ -125,6 +132,7 @@ static struct lsn_store *store_alloc(const char *dir)
 	st->lock_fd = -1;
 	pthread_rwlock_init(&st->logs_lock, NULL);
 	pthread_mutex_init(&st->cq_lock, NULL);
+	pthread_mutex_init(&st->comp_lock, NULL);
 	pthread_cond_init(&st->cq_cond, NULL);
 	pthread_mutex_init(&st->ctl_lock, NULL);
 	pthread_cond_init(&st->ctl_cond, NULL);
@@ -332,6 +340,7 @@ static struct lsn_log *log_alloc(struct lsn_store *st, const char *name, const u
 	log->created_ns = (int64_t)lsn_get_be64(meta + 12);
 	pthread_mutex_init(&log->lock, NULL);
 	pthread_mutex_init(&log->snap_lock, NULL);
+	pthread_cond_init(&log->pend_done, NULL);
 	return log;
 }
 
@@ -481,6 +490,7 @@ void lsn_store_close(struct lsn_store *store)
 
 	if (!store)
 		return;
+	lsn_compress_stop(store); /* its last blocks are written before the flush */
 	lsn_compactor_stop(store);
 	if (store->db && atomic_load(&store->failed) == 0) {
 		/* Everything acknowledged is already in the WAL; make it durable,

@@ -39,7 +39,10 @@
 #include "storage/block.h"
 #include "storage/config.h"
 
-#define LSN_BLOCK_TARGET (128u * 1024u)
+/* 256 KiB: measured (issue 12) on a text log, 2.8% smaller than 128 KiB
+ * blocks at zstd -3; compression runs off the writing thread, and a block
+ * is decompressed once per sequential reader (struct lsn_read_cache). */
+#define LSN_BLOCK_TARGET (256u * 1024u)
 
 struct lsn_store;
 struct lsn_log;
