@@ -112,7 +112,7 @@ $(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(
 # The power-loss test filesystem (tests/powerloss/plfs.c): FUSE, no lsnfs code.
 $(PLFS): tests/powerloss/plfs.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS_FUSE)
+	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(LDLIBS_FUSE)
 
 # Fuzz targets (tests/fuzz/fuzz_*.c).  make test replays their corpus and
 # regression inputs with the ordinary compiler (replay.c); make fuzz builds
