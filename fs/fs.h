@@ -68,6 +68,7 @@ struct lsnfs_file {
 	enum lsnfs_file_kind kind;
 	struct lsn_log *log;
 	uint64_t lsn;                /* SEGMENT, INDEX: first LSN; SNAPSHOT: its LSN */
+	bool read_only;              /* APPEND*: opened O_RDONLY, so reads are EOF */
 	int fd;                      /* STAGING, REMOTE_SNAPSHOT; else -1 */
 	pthread_mutex_t lock;        /* everything below */
 	struct lsn_read_cache cache;

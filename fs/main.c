@@ -66,6 +66,44 @@ static int is_lsnfs_key(const char *opt)
 	return lsn_config_key_is(key, LSN_KEY_MOUNT);
 }
 
+/*
+ * What libfuse 3 itself accepts (mount, session and library options; an
+ * entry ending in '=' takes a value).  Anything else is refused before the
+ * store is touched, so a typo is one clear line, not a half-started mount.
+ */
+static const char *const fuse_known_opts[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions", "blkdev",
+	"fsname=", "subtype=", "max_read=", "blksize=", "user=",
+	"context=", "fscontext=", "defcontext=", "rootcontext=",
+	"rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync",
+	"dirsync", "atime", "noatime",
+	"kernel_cache", "auto_cache", "noauto_cache", "no_rofd_flush", "noforget", "remember=",
+	"umask=", "uid=", "gid=", "entry_timeout=", "attr_timeout=", "ac_attr_timeout=",
+	"negative_timeout=", "modules=", "subdir=",
+	"clone_fd", "max_threads=", "max_idle_threads=", "debug", NULL,
+};
+/* Command-line flags other than -o (help and version are handled first). */
+static const char *const fuse_known_flags[] = { "-f", "-d", "-s", NULL };
+
+static bool in_list(const char *const *list, const char *arg)
+{
+	for (; *list; list++) {
+		size_t n = strlen(*list);
+
+		if ((*list)[n - 1] == '=' ? strncmp(arg, *list, n) == 0 : strcmp(arg, *list) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int unknown_option(struct cmdline *cl, const char *arg)
+{
+	fprintf(stderr, "lsnfs: unknown option '%s%s'\nTry 'lsnfs --help' for more information.\n",
+		arg[0] == '-' ? "" : "-o ", arg);
+	cl->bad = 1;
+	return 0;
+}
+
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct cmdline *cl = data;
@@ -89,6 +127,15 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		cl->overrides[cl->n_overrides++] = strdup(arg);
 		return 0;
 	}
+	if (cl->bad)
+		return 0; /* one message is enough */
+	/* libfuse 3 always allows a non-empty mount point; fstab lines from
+	 * libfuse 2 days still say so. */
+	if (key == FUSE_OPT_KEY_OPT && strcmp(arg, "nonempty") == 0)
+		return 0;
+	if (key == FUSE_OPT_KEY_OPT &&
+	    !in_list(arg[0] == '-' ? fuse_known_flags : fuse_known_opts, arg))
+		return unknown_option(cl, arg);
 	return 1;
 }
 

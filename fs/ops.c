@@ -214,8 +214,11 @@ int lsnfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 
 	(void)mode;
 	rc = lsn_path_parse(path, &p);
-	if (rc || p.node == LSN_NODE_LOG)
+	if (p.node == LSN_NODE_LOG || (rc && !strchr(path + 1, '/')))
 		return lsnfs_refuse("create", path, "only logs (mkdir) live at the mount root");
+	if (rc)
+		return lsnfs_refuse("create", path,
+				    "files in a log are fixed; write to append or append.lines");
 	rc = lsnfs_resolve(fs, path, &p, &log);
 	if (rc)
 		return rc;
