@@ -250,6 +250,7 @@ static const struct fuse_operations lsnfs_operations = {
 	.utimens = lsnfs_utimens,
 	.link = lsnfs_link,
 	.symlink = lsnfs_symlink,
+	.readlink = lsnfs_readlink,
 	.statfs = lsnfs_statfs,
 	.open = lsnfs_open,
 	.read = lsnfs_read,

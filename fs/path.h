@@ -4,6 +4,7 @@
  *   /                                  LSN_NODE_ROOT
  *   /<log>                             LSN_NODE_LOG
  *   /<log>/append, /<log>/append.lines LSN_NODE_APPEND, LSN_NODE_APPEND_LINES
+ *   /<log>/active.log                  LSN_NODE_ACTIVE (symlink to the active segment)
  *   /<log>/segments[/<lsn20>.log]      LSN_NODE_SEGDIR, LSN_NODE_SEGMENT
  *   /<log>/index[/<lsn20>.index]       LSN_NODE_IDXDIR, LSN_NODE_INDEX
  *   /<log>/snapshots[/<lsn20>.snap]    LSN_NODE_SNAPDIR, LSN_NODE_SNAPSHOT
@@ -32,6 +33,7 @@ enum lsn_path_node {
 	LSN_NODE_SNAPDIR,
 	LSN_NODE_SNAPSHOT,
 	LSN_NODE_STAGING,
+	LSN_NODE_ACTIVE,
 };
 
 #define LSN_LSN_DIGITS 20

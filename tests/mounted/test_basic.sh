@@ -12,7 +12,7 @@ assert_eq "$(ls -A "$M")" "" "ls of a fresh mount"
 note "mkdir creates a log with append, append.lines, segments, index, snapshots"
 mkdir "$M/orders"
 assert_eq "$(ls "$M")" "orders" "ls of the mount root"
-assert_eq "$(ls "$M/orders" | tr '\n' ' ')" "append append.lines index segments snapshots " \
+assert_eq "$(ls "$M/orders" | tr '\n' ' ')" "active.log append append.lines index segments snapshots " \
 	"ls of a log"
 assert_eq "$(stat -c %F "$M/orders")" "directory" "type of a log"
 assert_eq "$(stat -c %F "$M/orders/append")" "regular empty file" "type of append"
@@ -46,7 +46,7 @@ note "mkdir inside a log (or its subdirectories): Operation not permitted"
 assert_errno mkdir "$M/orders/sub" "Operation not permitted"
 assert_errno mkdir "$M/orders/segments/sub" "Operation not permitted"
 assert_errno mkdir "$M/orders/index/sub" "Operation not permitted"
-assert_eq "$(ls "$M/orders" | tr '\n' ' ')" "append append.lines index segments snapshots " \
+assert_eq "$(ls "$M/orders" | tr '\n' ' ')" "active.log append append.lines index segments snapshots " \
 	"ls of a log after refused mkdirs"
 
 note "rmdir of a never-written log removes it"
