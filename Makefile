@@ -6,7 +6,7 @@
 #   make bench   the benchmark table (not part of make test)
 
 PKGS      := fuse3 rocksdb libzstd criterion
-DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config zstd python3 util-linux
+DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config zstd python3 util-linux rsync
 BUILD     ?= build
 PREFIX    ?= /usr/local
 DESTDIR   ?=
@@ -66,7 +66,7 @@ all: $(PROGRAMS)
 deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
-	for t in getfattr fusermount3 zstd python3 mountpoint; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	for t in getfattr fusermount3 zstd python3 mountpoint rsync; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing$$missing; installing $(DEB_PKGS)"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
