@@ -130,6 +130,7 @@ static const struct key_def keys[] = {
 	{ { "auto_trim", S | T | M }, KIND_U32, FIELD(auto_trim), 0, UINT32_MAX },
 	{ { "trim_delay", S | T | M }, KIND_U32, FIELD(trim_delay), 0, UINT32_MAX },
 	{ { "compress_level", S | T | M }, KIND_LEVEL, FIELD(compress_level), 1, 19 },
+	{ { "metrics_file", M }, KIND_PATH, FIELD(metrics_file), 0, 0 },
 };
 #undef S
 #undef T

@@ -8,7 +8,9 @@
  * archive's root, see storage/archive.h), archive_command=CMD,
  * archive_check_command=CMD, archive_timeout=SECONDS, segment_size=BYTES,
  * sync=always|fsync, auto_trim=SECONDS, trim_delay=SECONDS,
- * compress_level=N.  archive=none (or empty) means no archive.
+ * compress_level=N, metrics_file=PATH (a mount option only: the Prometheus
+ * text file the daemon rewrites every 10 s).  archive=none (or empty)
+ * means no archive.
  * Plain value object, no locking.
  */
 #ifndef LSN_CONFIG_H
@@ -47,6 +49,7 @@ struct lsn_config {
 	uint32_t auto_trim;              /* seconds, 0 = off */
 	uint32_t trim_delay;             /* seconds */
 	int compress_level;
+	char metrics_file[PATH_MAX];     /* mount only: "" = none */
 };
 
 /*
