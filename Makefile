@@ -103,7 +103,7 @@ $(DAEMON): $(FS_OBJ) $(LIB)
 $(MKFS): $(BUILD)/mount-helpers/mkfs.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
-$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(LIB)
+$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(BUILD)/mount-helpers/ctl_logs.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(FLAGS_STAMP)
