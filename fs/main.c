@@ -50,6 +50,7 @@ static void usage(FILE *to)
 		"  auto_trim=SECONDS      trim every log on this period (0 = off)\n"
 		"  trim_delay=SECONDS     startup and settling protection (default 600)\n"
 		"  compress_level=N       zstd level (default 3)\n"
+		"  metrics_file=PATH      rewrite PATH with Prometheus metrics every 10 s\n"
 		"Standard FUSE options (allow_other, default_permissions, ...) pass through.\n");
 }
 
