@@ -306,22 +306,25 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
+	/* Bad arguments: exit 2 through `out`, which frees what parsing took. */
+	ret = 2;
 	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad)
-		return 2;
+		goto out;
 	if (!cl.store || cl.n_nonopt < 2) {
 		fprintf(stderr, "lsnfs: %s\nTry 'lsnfs --help' for more information.\n",
 			!cl.store ? "missing STORE and MOUNTPOINT" : "missing MOUNTPOINT");
-		return 2;
+		goto out;
 	}
 	if (cl.n_nonopt > 2) {
 		fprintf(stderr, "lsnfs: too many arguments (expected STORE MOUNTPOINT)\n");
-		return 2;
+		goto out;
 	}
 	if (apply_overrides(&cl, NULL) != 0)
-		return 2;
+		goto out;
+	ret = 1;
 	if (!realpath(cl.store, abs_store)) {
 		fprintf(stderr, "lsnfs: %s: %s\n", cl.store, strerror(errno));
-		return 1;
+		goto out;
 	}
 	memcpy(shown, abs_store, sizeof(shown));
 	for (char *p = shown; *p; p++)
@@ -329,12 +332,14 @@ int main(int argc, char **argv)
 			*p = '_'; /* only for the name: mount options are comma-separated */
 	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=lsnfs", shown);
 	fuse_opt_insert_arg(&args, 1, fsname);
+	ret = 2;
 	if (fuse_parse_cmdline(&args, &opts) != 0)
-		return 2;
+		goto out;
 	if (!opts.mountpoint) {
 		fprintf(stderr, "lsnfs: missing MOUNTPOINT\n");
-		return 2;
+		goto out;
 	}
+	ret = 1;
 
 	if (!opts.foreground && daemonize_start(&ready_fd) != 0)
 		goto out;
