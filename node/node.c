@@ -248,19 +248,6 @@ int lsn_node_remove_log(struct lsn_node *node, const char *name)
 	return rc;
 }
 
-/* Staging files are scratch of a log that no longer exists: best effort. */
-static void remove_staging(struct lsn_log *log)
-{
-	char **names = NULL;
-	size_t n = 0;
-
-	if (lsn_staging_list(log, &names, &n) != 0)
-		return;
-	for (size_t i = 0; i < n; i++)
-		lsn_staging_unlink(log, names[i]);
-	lsn_names_free(names, n);
-}
-
 int lsn_node_purge_log(struct lsn_node *node, const char *name)
 {
 	struct lsn_node_log_status st = { 0 };
@@ -293,7 +280,12 @@ int lsn_node_purge_log(struct lsn_node *node, const char *name)
 out:
 	pthread_mutex_unlock(&node->trim_lock);
 	if (rc == 0) {
-		remove_staging(log);
+		/* Scratch of a log that no longer exists (its id is never reused). */
+		int src = lsn_staging_remove_all(log);
+
+		if (src)
+			lsn_diag(LSN_DIAG_WARN, "remove-log %s: staging files left in the store: %s", name,
+				 strerror(-src));
 		lsn_diag(LSN_DIAG_WARN,
 			 "log %s removed by remove-log: %zu segment(s), records %llu..%llu, %zu local "
 			 "snapshot(s); archived copies stay in the archive for its owner",
