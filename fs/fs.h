@@ -6,6 +6,7 @@
  * Files (each depends only on those listed before it):
  *   path.c      what a path names (pure)
  *   lines.c     append.lines splitting (pure)
+ *   frames.c    append.frames parsing (pure)
  *   context.c   the mount's state, resolving a path, file handles, stat
  *   snapfiles.c the snapshots/ directory: staging files, snapshots
  *   ops.c       attributes, directories, namespace operations
@@ -30,6 +31,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "fs/frames.h"
 #include "fs/lines.h"
 #include "fs/path.h"
 #include "node/node.h"
@@ -46,6 +48,12 @@ struct lsnfs_partials {
 	_Atomic unsigned due; /* descriptors flushed with a held line, not yet released */
 };
 
+/* FUSE's largest write request (conn->max_write); a larger write(2) reaches
+ * the daemon cut into several requests (fs/frames.h).  The largest write
+ * that arrives whole at any buffer alignment is one page less. */
+#define LSNFS_MAX_WRITE (1u << 20)
+#define LSN_FRAMES_WRITE_MAX (LSNFS_MAX_WRITE - 4096u)
+
 struct lsnfs {
 	struct lsn_node *node;
 	struct lsn_store *store; /* the node's, for reads */
@@ -57,6 +65,7 @@ struct lsnfs {
 enum lsnfs_file_kind {
 	LSNFS_FILE_APPEND,
 	LSNFS_FILE_APPEND_LINES,
+	LSNFS_FILE_APPEND_FRAMES,
 	LSNFS_FILE_SEGMENT,
 	LSNFS_FILE_INDEX,
 	LSNFS_FILE_SNAPSHOT,        /* committed snapshot, read only */

@@ -51,7 +51,8 @@ static void usage(FILE *to)
 		"  trim_delay=SECONDS     startup and settling protection (default 600)\n"
 		"  compress_level=N       zstd level (default 3)\n"
 		"  metrics_file=PATH      rewrite PATH with Prometheus metrics every 10 s\n"
-		"Standard FUSE options (allow_other, default_permissions, ...) pass through.\n");
+		"Standard FUSE options (allow_other, ...) pass through; default_permissions\n"
+		"is always on.\n");
 }
 
 /* "key=value" where key is a mount option of the store's config. */
@@ -268,7 +269,7 @@ static const struct fuse_operations lsnfs_operations = {
 static void *lsnfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/* One write(2) of up to 1 MiB arrives as one request. */
-	conn->max_write = 1u << 20;
+	conn->max_write = LSNFS_MAX_WRITE;
 	conn->max_readahead = 1u << 20;
 	/* With attr_timeout 0, auto_inval_data makes the kernel ask GETATTR
 	 * before every cached read.  Nothing needs it: the active segment is
@@ -306,22 +307,25 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	/* Bad arguments: exit 2 through `out`, which frees what parsing took. */
-	ret = 2;
-	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad)
+	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad) {
+		ret = 2;
 		goto out;
+	}
 	if (!cl.store || cl.n_nonopt < 2) {
 		fprintf(stderr, "lsnfs: %s\nTry 'lsnfs --help' for more information.\n",
 			!cl.store ? "missing STORE and MOUNTPOINT" : "missing MOUNTPOINT");
+		ret = 2;
 		goto out;
 	}
 	if (cl.n_nonopt > 2) {
 		fprintf(stderr, "lsnfs: too many arguments (expected STORE MOUNTPOINT)\n");
+		ret = 2;
 		goto out;
 	}
-	if (apply_overrides(&cl, NULL) != 0)
+	if (apply_overrides(&cl, NULL) != 0) {
+		ret = 2;
 		goto out;
-	ret = 1;
+	}
 	if (!realpath(cl.store, abs_store)) {
 		fprintf(stderr, "lsnfs: %s: %s\n", cl.store, strerror(errno));
 		goto out;
@@ -332,11 +336,17 @@ int main(int argc, char **argv)
 			*p = '_'; /* only for the name: mount options are comma-separated */
 	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=lsnfs", shown);
 	fuse_opt_insert_arg(&args, 1, fsname);
-	ret = 2;
-	if (fuse_parse_cmdline(&args, &opts) != 0)
+	/* Always: the kernel checks the modes getattr shows (README, security
+	 * model), so with allow_other another user cannot append, trim or
+	 * publish; a second explicit -o default_permissions is harmless. */
+	fuse_opt_insert_arg(&args, 1, "-odefault_permissions");
+	if (fuse_parse_cmdline(&args, &opts) != 0) {
+		ret = 2;
 		goto out;
+	}
 	if (!opts.mountpoint) {
 		fprintf(stderr, "lsnfs: missing MOUNTPOINT\n");
+		ret = 2;
 		goto out;
 	}
 	ret = 1;
@@ -344,13 +354,14 @@ int main(int argc, char **argv)
 	if (!opts.foreground && daemonize_start(&ready_fd) != 0)
 		goto out;
 
-	rc = lsn_store_open(abs_store, &store);
+	/* Overrides apply before the store's checks (-o recover=accept-loss). */
+	rc = lsn_store_open_with(abs_store, cl.overrides, (size_t)cl.n_overrides,
+				 &store);
 	if (rc) {
-		fprintf(stderr, "lsnfs: %s: %s\n", abs_store, store_error(rc));
-		goto out;
-	}
-	if (apply_overrides(&cl, store) != 0) {
-		lsn_store_close(store);
+		/* A store behind its control file was described, with the numbers,
+		 * in the one line the store logged. */
+		if (rc != -EUCLEAN)
+			fprintf(stderr, "lsnfs: %s: %s\n", abs_store, store_error(rc));
 		goto out;
 	}
 	rc = lsn_node_open(&fs.node, store, NULL); /* the node owns the store now */

@@ -43,6 +43,7 @@ int lsnfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		return 0;
 	case LSN_NODE_APPEND:
 	case LSN_NODE_APPEND_LINES:
+	case LSN_NODE_APPEND_FRAMES:
 		lsnfs_fill_stat(fs, st, S_IFREG | 0600, 0, info.mtime_ns);
 		return 0;
 	case LSN_NODE_SEGMENT:
@@ -133,8 +134,8 @@ static int readdir_segments(struct lsn_log *log, const char *suffix, void *buf,
 int lsnfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		  struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	static const char *const log_entries[] = { "append", "append.lines", "segments", "index",
-						    "snapshots", "active.log", NULL };
+	static const char *const log_entries[] = { "append", "append.lines", "append.frames",
+						    "segments", "index", "snapshots", "active.log", NULL };
 	struct lsnfs *fs = lsnfs_ctx();
 	struct lsn_log *log;
 	struct lsn_path p;
@@ -286,8 +287,14 @@ int lsnfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	switch (p.node) {
 	case LSN_NODE_APPEND:
 	case LSN_NODE_APPEND_LINES:
-		/* O_TRUNC on an append file (the shell's '>') truncates nothing. */
-		return 0;
+	case LSN_NODE_APPEND_FRAMES:
+		/* O_TRUNC on an append file (the shell's '>') truncates nothing:
+		 * its size is always 0.  Any other size would be data that was
+		 * never appended (truncate(2): EPERM, cannot extend). */
+		if (size == 0)
+			return 0;
+		return lsnfs_refuse("truncate", path,
+				    "an append file has no contents: only truncation to 0 (O_TRUNC) is accepted");
 	case LSN_NODE_STAGING:
 		return lsnfs_snap_truncate(log, &p, size, fi);
 	default:
@@ -349,7 +356,8 @@ int lsnfs_utimens(const char *path, const struct timespec tv[2], struct fuse_fil
 	if (rc == 0)
 		return lsn_staging_utimens(log, p.name, tv);
 	/* `touch append` is harmless: times come from the data, not the caller. */
-	if (p.node == LSN_NODE_APPEND || p.node == LSN_NODE_APPEND_LINES)
+	if (p.node == LSN_NODE_APPEND || p.node == LSN_NODE_APPEND_LINES ||
+	    p.node == LSN_NODE_APPEND_FRAMES)
 		return 0;
 	return lsnfs_refuse("utimens", path, "times of segments and snapshots are the times of their data");
 }

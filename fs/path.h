@@ -4,6 +4,7 @@
  *   /                                  LSN_NODE_ROOT
  *   /<log>                             LSN_NODE_LOG
  *   /<log>/append, /<log>/append.lines LSN_NODE_APPEND, LSN_NODE_APPEND_LINES
+ *   /<log>/append.frames               LSN_NODE_APPEND_FRAMES
  *   /<log>/active.log                  LSN_NODE_ACTIVE (symlink to the active segment)
  *   /<log>/segments[/<lsn20>.log]      LSN_NODE_SEGDIR, LSN_NODE_SEGMENT
  *   /<log>/index[/<lsn20>.index]       LSN_NODE_IDXDIR, LSN_NODE_INDEX
@@ -26,6 +27,7 @@ enum lsn_path_node {
 	LSN_NODE_LOG,
 	LSN_NODE_APPEND,
 	LSN_NODE_APPEND_LINES,
+	LSN_NODE_APPEND_FRAMES,
 	LSN_NODE_SEGDIR,
 	LSN_NODE_SEGMENT,
 	LSN_NODE_IDXDIR,

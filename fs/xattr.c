@@ -339,10 +339,12 @@ static int parse_value(const struct xattr_def *d, const char *value, size_t size
 	if (size)
 		memcpy(v->text, value, size);
 	v->text[size] = '\0';
-	if (size > 0 && v->text[size - 1] == '\n')
-		v->text[--size] = '\0';
+	/* Exactly the text (SPEC: no newline): "5\n" and "5\0" are refused,
+	 * as `echo` or a C string's terminator would write them. */
 	if (strlen(v->text) != size)
-		return -EINVAL; /* an embedded NUL */
+		return -EINVAL; /* a NUL, trailing or embedded */
+	if (size > 0 && v->text[size - 1] == '\n')
+		return -EINVAL;
 	if (d->kind == VALUE_LSN)
 		return lsn_parse_u64(v->text, &v->lsn);
 	if (d->kind == VALUE_WORD && size == 0)

@@ -22,8 +22,7 @@
 
 #include "storage/store.h"
 
-/* STORE/staging/<log id> (created on demand). */
-int lsn_staging_dir(struct lsn_log *log, char *buf, size_t n);
+/* lsn_staging_dir() (STORE/staging/<log id>) is in storage/store.h. */
 
 struct lsn_staging_stat {
 	uint64_t size;
