@@ -8,7 +8,7 @@
 #   make fuzz    libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
 
 PKGS      := fuse3 rocksdb libzstd criterion
-DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config zstd python3 util-linux
+DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config zstd python3 util-linux rsync
 BUILD     ?= build
 PREFIX    ?= /usr/local
 DESTDIR   ?=
@@ -69,7 +69,7 @@ all: $(PROGRAMS)
 deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
-	for t in getfattr fusermount3 zstd python3 mountpoint; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	for t in getfattr fusermount3 zstd python3 mountpoint rsync; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing$$missing; installing $(DEB_PKGS)"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -106,7 +106,7 @@ $(DAEMON): $(FS_OBJ) $(LIB)
 $(MKFS): $(BUILD)/mount-helpers/mkfs.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
-$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(LIB)
+$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(BUILD)/mount-helpers/ctl_logs.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
 # The power-loss test filesystem (tests/powerloss/plfs.c): FUSE, no lsnfs code.

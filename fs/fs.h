@@ -77,6 +77,7 @@ struct lsnfs_file {
 	enum lsnfs_file_kind kind;
 	struct lsn_log *log;
 	uint64_t lsn;                /* SEGMENT, INDEX: first LSN; SNAPSHOT: its LSN */
+	bool read_only;              /* APPEND*: opened O_RDONLY, so reads are EOF */
 	int fd;                      /* STAGING, REMOTE_SNAPSHOT; else -1 */
 	pthread_mutex_t lock;        /* everything below */
 	struct lsn_read_cache cache;
@@ -155,6 +156,7 @@ int lsnfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *f
 int lsnfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi);
 int lsnfs_link(const char *from, const char *to);
 int lsnfs_symlink(const char *target, const char *path);
+int lsnfs_readlink(const char *path, char *buf, size_t size);
 int lsnfs_statfs(const char *path, struct statvfs *sv);
 
 int lsnfs_open(const char *path, struct fuse_file_info *fi);

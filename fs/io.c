@@ -71,6 +71,9 @@ int lsnfs_open(const char *path, struct fuse_file_info *fi)
 				   log);
 		if (!f)
 			return -ENOMEM;
+		/* Such a descriptor never appends: it reads as the empty file
+		 * stat shows, so diff -r, tar and rsync see no content. */
+		f->read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
 		fi->direct_io = 1;
 		fi->fh = (uint64_t)(uintptr_t)f;
 		return 0;
@@ -127,7 +130,7 @@ int lsnfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
 	case LSNFS_FILE_APPEND:
 	case LSNFS_FILE_APPEND_LINES:
 	case LSNFS_FILE_APPEND_FRAMES:
-		return read_last_lsn(f, buf, size, off);
+		return f->read_only ? 0 : read_last_lsn(f, buf, size, off);
 	case LSNFS_FILE_SEGMENT:
 	case LSNFS_FILE_INDEX:
 		/* The kernel reads ahead with several requests at once: the one

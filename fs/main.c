@@ -50,6 +50,7 @@ static void usage(FILE *to)
 		"  auto_trim=SECONDS      trim every log on this period (0 = off)\n"
 		"  trim_delay=SECONDS     startup and settling protection (default 600)\n"
 		"  compress_level=N       zstd level (default 3)\n"
+		"  metrics_file=PATH      rewrite PATH with Prometheus metrics every 10 s\n"
 		"Standard FUSE options (allow_other, ...) pass through; default_permissions\n"
 		"is always on.\n");
 }
@@ -65,6 +66,44 @@ static int is_lsnfs_key(const char *opt)
 	memcpy(key, opt, (size_t)(eq - opt));
 	key[eq - opt] = '\0';
 	return lsn_config_key_is(key, LSN_KEY_MOUNT);
+}
+
+/*
+ * What libfuse 3 itself accepts (mount, session and library options; an
+ * entry ending in '=' takes a value).  Anything else is refused before the
+ * store is touched, so a typo is one clear line, not a half-started mount.
+ */
+static const char *const fuse_known_opts[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions", "blkdev",
+	"fsname=", "subtype=", "max_read=", "blksize=", "user=",
+	"context=", "fscontext=", "defcontext=", "rootcontext=",
+	"rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync",
+	"dirsync", "atime", "noatime",
+	"kernel_cache", "auto_cache", "noauto_cache", "no_rofd_flush", "noforget", "remember=",
+	"umask=", "uid=", "gid=", "entry_timeout=", "attr_timeout=", "ac_attr_timeout=",
+	"negative_timeout=", "modules=", "subdir=",
+	"clone_fd", "max_threads=", "max_idle_threads=", "debug", NULL,
+};
+/* Command-line flags other than -o (help and version are handled first). */
+static const char *const fuse_known_flags[] = { "-f", "-d", "-s", NULL };
+
+static bool in_list(const char *const *list, const char *arg)
+{
+	for (; *list; list++) {
+		size_t n = strlen(*list);
+
+		if ((*list)[n - 1] == '=' ? strncmp(arg, *list, n) == 0 : strcmp(arg, *list) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int unknown_option(struct cmdline *cl, const char *arg)
+{
+	fprintf(stderr, "lsnfs: unknown option '%s%s'\nTry 'lsnfs --help' for more information.\n",
+		arg[0] == '-' ? "" : "-o ", arg);
+	cl->bad = 1;
+	return 0;
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -90,6 +129,15 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		cl->overrides[cl->n_overrides++] = strdup(arg);
 		return 0;
 	}
+	if (cl->bad)
+		return 0; /* one message is enough */
+	/* libfuse 3 always allows a non-empty mount point; fstab lines from
+	 * libfuse 2 days still say so. */
+	if (key == FUSE_OPT_KEY_OPT && strcmp(arg, "nonempty") == 0)
+		return 0;
+	if (key == FUSE_OPT_KEY_OPT &&
+	    !in_list(arg[0] == '-' ? fuse_known_flags : fuse_known_opts, arg))
+		return unknown_option(cl, arg);
 	return 1;
 }
 
@@ -204,6 +252,7 @@ static const struct fuse_operations lsnfs_operations = {
 	.utimens = lsnfs_utimens,
 	.link = lsnfs_link,
 	.symlink = lsnfs_symlink,
+	.readlink = lsnfs_readlink,
 	.statfs = lsnfs_statfs,
 	.open = lsnfs_open,
 	.read = lsnfs_read,
@@ -300,6 +349,7 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	ret = 1;
 
 	if (!opts.foreground && daemonize_start(&ready_fd) != 0)
 		goto out;

@@ -85,6 +85,8 @@ int lsn_path_parse(const char *path, struct lsn_path *p)
 			p->node = LSN_NODE_IDXDIR;
 		else if (strcmp(comp[1], "snapshots") == 0)
 			p->node = LSN_NODE_SNAPDIR;
+		else if (strcmp(comp[1], "active.log") == 0)
+			p->node = LSN_NODE_ACTIVE;
 		else
 			return -ENOENT;
 		return 0;

@@ -142,6 +142,7 @@ static const struct key_def keys[] = {
 	{ { "recover", M }, KIND_RECOVER, FIELD(recover_accept_loss), 0, 0, NULL },
 	{ { "compress_threads", M }, KIND_U32, FIELD(compress_threads), 0, LSN_COMPRESS_THREADS_MAX,
 	  "a number of threads from 0 to 64" },
+	{ { "metrics_file", M }, KIND_PATH, FIELD(metrics_file), 0, 0, NULL },
 };
 #undef S
 #undef T

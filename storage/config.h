@@ -10,7 +10,8 @@
  * sync=always|fsync, auto_trim=SECONDS, trim_delay=SECONDS,
  * compress_level=N, recover=refuse|accept-loss (per mount only),
  * compress_threads=N (mount only: threads that compress closed blocks;
- * 0 = on the appending thread; default one per core).
+ * 0 = on the appending thread; default one per core), metrics_file=PATH
+ * (mount only: the Prometheus text file the daemon rewrites every 10 s).
  * archive=none (or empty) means no archive.
  * Plain value object, no locking.
  */
@@ -54,6 +55,7 @@ struct lsn_config {
 	 * behind its control file (storage/control.h), logging the loss. */
 	bool recover_accept_loss;
 	uint32_t compress_threads;        /* 0: compress on the appending thread */
+	char metrics_file[PATH_MAX];     /* mount only: "" = none */
 };
 #define LSN_COMPRESS_THREADS_MAX 64
 

@@ -173,3 +173,20 @@ int lsn_staging_commit(struct lsn_log *log, const char *name, uint64_t lsn)
 
 	return rc ? rc : lsn_snapshot_commit(log, path, lsn);
 }
+
+int lsn_staging_remove_all(struct lsn_log *log)
+{
+	char dir[PATH_MAX];
+	char **names = NULL;
+	size_t n = 0;
+	int rc = lsn_staging_list(log, &names, &n);
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = lsn_staging_unlink(log, names[i]);
+	lsn_names_free(names, n);
+	if (rc == 0)
+		rc = lsn_staging_dir(log, dir, sizeof(dir));
+	if (rc == 0 && rmdir(dir) != 0)
+		rc = -errno;
+	return rc;
+}

@@ -648,7 +648,13 @@ static void delete_prefix(rocksdb_writebatch_t *wb, char tag, uint32_t id)
 	rocksdb_writebatch_delete_range(wb, lsn_key_data(&lo), lo.len, lsn_key_data(&hi), hi.len);
 }
 
-int lsn_store_remove_log(struct lsn_store *store, const char *name)
+/*
+ * Remove log `name` and everything of it (segments, blocks, holds,
+ * snapshots) in one synced batch: after a crash it is fully there or fully
+ * gone.  `purge` false: only a log whose records are all trimmed.
+ * snap_lock first, so that no snapshot commit of the log is half done.
+ */
+static int remove_log(struct lsn_store *store, const char *name, bool purge)
 {
 	rocksdb_writebatch_t *wb = NULL;
 	struct lsn_log *log;
@@ -658,15 +664,18 @@ int lsn_store_remove_log(struct lsn_store *store, const char *name)
 
 	if (!lsn_name_valid(name))
 		return -EINVAL;
+	rc = lsn_store_find_log(store, name, &log);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&log->snap_lock);
 	pthread_rwlock_wrlock(&store->logs_lock);
-	log = find_live(store, name);
-	if (!log) {
+	if (log->removed || find_live(store, name) != log) {
 		rc = -ENOENT;
 		goto out_unlocked_log;
 	}
 	pthread_mutex_lock(&log->lock);
 	tail = lsn_log_active(log)->last_lsn;
-	if (log->segs[0].first_lsn <= tail) {
+	if (!purge && log->segs[0].first_lsn <= tail) {
 		rc = -ENOTEMPTY; /* some record is still retained */
 		goto out;
 	}
@@ -674,6 +683,10 @@ int lsn_store_remove_log(struct lsn_store *store, const char *name)
 	rc = lsn_control_log_removing(store, log);
 	if (rc)
 		goto out;
+	if (purge && log->n_holds > 0) {
+		rc = -EBUSY;
+		goto out;
+	}
 	wb = rocksdb_writebatch_create();
 	lsn_key_init(&k, 'L');
 	lsn_key_str(&k, name);
@@ -693,9 +706,34 @@ out:
 	pthread_mutex_unlock(&log->lock);
 out_unlocked_log:
 	pthread_rwlock_unlock(&store->logs_lock);
+	pthread_mutex_unlock(&log->snap_lock);
 	if (wb)
 		rocksdb_writebatch_destroy(wb);
+	if (!rc && purge) {
+		/* The space comes back in the background, as after a trim. */
+		static const char tags[] = "BPQRSX";
+
+		for (const char *t = tags; *t; t++) {
+			struct lsn_key lo, hi;
+
+			lsn_key_init(&lo, *t);
+			lsn_key_u32(&lo, log->id);
+			hi = lo;
+			lsn_key_successor(&hi);
+			lsn_compactor_enqueue(store, &lo, &hi);
+		}
+	}
 	return rc;
+}
+
+int lsn_store_remove_log(struct lsn_store *store, const char *name)
+{
+	return remove_log(store, name, false);
+}
+
+int lsn_store_purge_log(struct lsn_store *store, const char *name)
+{
+	return remove_log(store, name, true);
 }
 
 int lsn_store_list_logs(struct lsn_store *store, char ***names, size_t *n)

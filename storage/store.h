@@ -127,6 +127,12 @@ int lsn_store_create_log(struct lsn_store *store, const char *name);
 int lsn_store_find_log(struct lsn_store *store, const char *name, struct lsn_log **out);
 /* -ENOTEMPTY unless every record is trimmed (snapshots are the caller's check). */
 int lsn_store_remove_log(struct lsn_store *store, const char *name);
+/*
+ * Remove the log with everything it holds (records, snapshots) in one
+ * synced batch: after a crash it is fully there or fully gone.  -EBUSY
+ * while it has holds.  Staging files (STORE/staging/<id>) are the caller's.
+ */
+int lsn_store_purge_log(struct lsn_store *store, const char *name);
 /* Sorted names; free with lsn_names_free. */
 int lsn_store_list_logs(struct lsn_store *store, char ***names, size_t *n);
 void lsn_names_free(char **names, size_t n);
@@ -174,6 +180,14 @@ int lsn_log_hold_get(struct lsn_log *log, const char *name, uint64_t *lsn);
 int lsn_log_hold_remove(struct lsn_log *log, const char *name);
 /* Copy of the holds, sorted by name; free() it. */
 int lsn_log_holds(struct lsn_log *log, struct lsn_hold **holds, size_t *n);
+
+/*
+ * Bytes the log takes in the store: RocksDB's estimate of the on-disk size
+ * of the log's keys (compressed blocks, index, snapshots), plus the open
+ * block's records.  Records still only in the memtable and the write-ahead
+ * log are not counted until RocksDB flushes them.  Cheap: no data is read.
+ */
+int lsn_log_stored_bytes(struct lsn_log *log, uint64_t *bytes);
 
 /* ---- a read-only view, and trimming ------------------------------------ */
 

@@ -15,7 +15,7 @@ fresh_mount_is_empty() {
 mkdir_creates_a_log() {
 	mkdir "$M/orders"
 	assert_eq "$(ls "$M")" "orders" "ls of the mount root"
-	assert_eq "$(ls "$M/orders" | tr '\n' ' ')" "append append.frames append.lines index segments snapshots " \
+	assert_eq "$(ls "$M/orders" | tr '\n' ' ')" "active.log append append.frames append.lines index segments snapshots " \
 		"ls of a log"
 	assert_eq "$(stat -c %F "$M/orders")" "directory" "type of a log"
 	assert_eq "$(stat -c %F "$M/orders/append")" "regular empty file" "type of append"
@@ -53,7 +53,7 @@ no_mkdir_inside_a_log() {
 	assert_errno mkdir "$M/orders/sub" "Operation not permitted"
 	assert_errno mkdir "$M/orders/segments/sub" "Operation not permitted"
 	assert_errno mkdir "$M/orders/index/sub" "Operation not permitted"
-	assert_eq "$(ls "$M/orders" | tr '\n' ' ')" "append append.frames append.lines index segments snapshots " \
+	assert_eq "$(ls "$M/orders" | tr '\n' ' ')" "active.log append append.frames append.lines index segments snapshots " \
 		"ls of a log after refused mkdirs"
 }
 
