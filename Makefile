@@ -4,9 +4,11 @@
 #   make test    install missing packages, build with -Werror, run every test
 #   make asan    the same tests, built with -fsanitize=address,undefined
 #   make bench   the benchmark table (not part of make test)
+#   make stress  the reliability campaign: kill -9, power cuts, damaged stores
+#   make fuzz    libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
 
 PKGS      := fuse3 rocksdb libzstd criterion
-DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config zstd python3 util-linux
+DEB_PKGS  := libfuse3-dev fuse3 librocksdb-dev libzstd-dev libcriterion-dev attr pkg-config zstd python3 util-linux rsync
 BUILD     ?= build
 PREFIX    ?= /usr/local
 DESTDIR   ?=
@@ -50,6 +52,7 @@ UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FLAGS_STAMP := $(BUILD)/.flags
 FLAGS_TEXT  := $(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS)
 
+PLFS     := $(BUILD)/tests/plfs
 LIB      := $(BUILD)/liblsnfs.a
 DAEMON   := $(BUILD)/lsnfs
 MKFS     := $(BUILD)/mkfs.lsnfs
@@ -58,7 +61,7 @@ MOUNTH   := $(BUILD)/mount.lsnfs
 PROGRAMS := $(DAEMON) $(MKFS) $(CTL) $(MOUNTH)
 COMPLETIONS := lsnfsctl mkfs.lsnfs
 
-.PHONY: all deps run test unit mounted layers asan bench clean install uninstall FORCE
+.PHONY: all deps run test unit mounted layers stress-short stress fuzz fuzz-deps fuzz-bins fuzz-replay asan bench clean install uninstall FORCE
 
 all: $(PROGRAMS)
 
@@ -66,7 +69,7 @@ all: $(PROGRAMS)
 deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
-	for t in getfattr fusermount3 zstd python3 mountpoint; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	for t in getfattr fusermount3 zstd python3 mountpoint rsync; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing$$missing; installing $(DEB_PKGS)"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -103,8 +106,29 @@ $(DAEMON): $(FS_OBJ) $(LIB)
 $(MKFS): $(BUILD)/mount-helpers/mkfs.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
-$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(LIB)
+$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(BUILD)/mount-helpers/ctl_logs.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
+
+# The power-loss test filesystem (tests/powerloss/plfs.c): FUSE, no lsnfs code.
+$(PLFS): tests/powerloss/plfs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(LDLIBS_FUSE)
+
+# Fuzz targets (tests/fuzz/fuzz_*.c).  make test replays their corpus and
+# regression inputs with the ordinary compiler (replay.c); make fuzz builds
+# them with clang and libFuzzer and runs each for FUZZ_SECONDS.
+FUZZ_TARGETS := block config control path store
+FUZZ_EXTRA_path := $(BUILD)/fs/path.o
+REPLAY_BIN  := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
+FUZZ_BIN    := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+
+$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB) $(BUILD)/fs/path.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(FUZZ_EXTRA_$*) $(LIB) $(LDLIBS_CORE)
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(LIB) $(BUILD)/fs/path.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA_$*) $(LIB) $(LDLIBS_CORE)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -115,6 +139,11 @@ $(BUILD)/tests/test_fs: tests/unit/test_fs.c $(FS_LIB_OBJ) $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(FS_LIB_OBJ) $(LIB) \
 		$(LDLIBS_TEST) $(LDLIBS_FUSE) $(LDLIBS_CORE)
+
+# The append.frames parser: pure, needs nothing but its own object.
+$(BUILD)/tests/test_frames: tests/unit/test_frames.c $(BUILD)/fs/frames.o $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/fs/frames.o $(LDLIBS_TEST)
 
 # ---- running -------------------------------------------------------------
 RUN_STORE ?= var/store
@@ -131,7 +160,7 @@ run: deps
 # ---- tests ---------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory WERROR=-Werror all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory WERROR=-Werror layers unit mounted
+	@$(MAKE) --no-print-directory WERROR=-Werror layers unit fuzz-replay mounted stress-short
 
 # The structure map: no include or call cycles, layers point one way.
 layers:
@@ -142,6 +171,32 @@ unit: $(UNIT_BIN)
 
 mounted: $(PROGRAMS)
 	@BUILD=$(abspath $(BUILD)) tests/mounted/run-all.sh
+
+# The reliability campaign (tests/stress/run.sh): a short run in make test,
+# the full one (>= 1,000 kill -9 cycles, 200 power cuts) in make stress.
+stress-short: $(PROGRAMS) $(PLFS)
+	@BUILD=$(abspath $(BUILD)) tests/stress/run.sh short
+
+stress: deps
+	@$(MAKE) --no-print-directory all $(PLFS)
+	@BUILD=$(abspath $(BUILD)) tests/stress/run.sh full
+
+fuzz-replay: $(REPLAY_BIN)
+	@set -e; for t in $(FUZZ_TARGETS); do printf '== fuzz corpus %s: ' $$t; \
+		$(BUILD)/fuzz/replay-$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; done
+
+fuzz-deps: deps
+	@command -v clang >/dev/null 2>&1 && [ -n "$$(find /usr/lib/llvm-*/lib/clang -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null)" ] || { \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clang libclang-rt-dev >/dev/null; }
+
+fuzz-bins: $(FUZZ_BIN)
+
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION" fuzz-bins
+	@BUILD=$(abspath build-fuzz) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 # Undefined behaviour aborts (in the daemon too), so a mounted test fails.
 asan: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1
@@ -155,7 +210,7 @@ bench: deps
 	@BUILD=$(abspath $(BUILD)) bench/run.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 # ---- install -------------------------------------------------------------
 install: all

@@ -6,6 +6,7 @@
  * Files (each depends only on those listed before it):
  *   path.c      what a path names (pure)
  *   lines.c     append.lines splitting (pure)
+ *   frames.c    append.frames parsing (pure)
  *   context.c   the mount's state, resolving a path, file handles, stat
  *   snapfiles.c the snapshots/ directory: staging files, snapshots
  *   ops.c       attributes, directories, namespace operations
@@ -30,6 +31,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "fs/frames.h"
 #include "fs/lines.h"
 #include "fs/path.h"
 #include "node/node.h"
@@ -46,6 +48,12 @@ struct lsnfs_partials {
 	_Atomic unsigned due; /* descriptors flushed with a held line, not yet released */
 };
 
+/* FUSE's largest write request (conn->max_write); a larger write(2) reaches
+ * the daemon cut into several requests (fs/frames.h).  The largest write
+ * that arrives whole at any buffer alignment is one page less. */
+#define LSNFS_MAX_WRITE (1u << 20)
+#define LSN_FRAMES_WRITE_MAX (LSNFS_MAX_WRITE - 4096u)
+
 struct lsnfs {
 	struct lsn_node *node;
 	struct lsn_store *store; /* the node's, for reads */
@@ -57,6 +65,7 @@ struct lsnfs {
 enum lsnfs_file_kind {
 	LSNFS_FILE_APPEND,
 	LSNFS_FILE_APPEND_LINES,
+	LSNFS_FILE_APPEND_FRAMES,
 	LSNFS_FILE_SEGMENT,
 	LSNFS_FILE_INDEX,
 	LSNFS_FILE_SNAPSHOT,        /* committed snapshot, read only */
@@ -68,6 +77,7 @@ struct lsnfs_file {
 	enum lsnfs_file_kind kind;
 	struct lsn_log *log;
 	uint64_t lsn;                /* SEGMENT, INDEX: first LSN; SNAPSHOT: its LSN */
+	bool read_only;              /* APPEND*: opened O_RDONLY, so reads are EOF */
 	int fd;                      /* STAGING, REMOTE_SNAPSHOT; else -1 */
 	pthread_mutex_t lock;        /* everything below */
 	struct lsn_read_cache cache;
@@ -146,6 +156,7 @@ int lsnfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *f
 int lsnfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi);
 int lsnfs_link(const char *from, const char *to);
 int lsnfs_symlink(const char *target, const char *path);
+int lsnfs_readlink(const char *path, char *buf, size_t size);
 int lsnfs_statfs(const char *path, struct statvfs *sv);
 
 int lsnfs_open(const char *path, struct fuse_file_info *fi);

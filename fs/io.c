@@ -4,6 +4,9 @@
  * append:        every write(2) is one record.  direct_io, so the kernel
  *                hands each write to us whole (max_write is 1 MiB) and never
  *                caches; a request above LSN_RECORD_MAX is refused whole.
+ * append.frames: every write(2) is one or more length-prefixed records
+ *                (fs/frames.h), appended in one call or not at all; a write
+ *                the kernel would cut into several requests is refused.
  * append.lines:  each '\n'-terminated line is one record (fs/lines.h); an
  *                incomplete last line waits in the descriptor until
  *                completed or the descriptor's last close (release).
@@ -61,11 +64,16 @@ int lsnfs_open(const char *path, struct fuse_file_info *fi)
 	switch (p.node) {
 	case LSN_NODE_APPEND:
 	case LSN_NODE_APPEND_LINES:
-		f = lsnfs_file_new(p.node == LSN_NODE_APPEND ? LSNFS_FILE_APPEND
-							  : LSNFS_FILE_APPEND_LINES,
+	case LSN_NODE_APPEND_FRAMES:
+		f = lsnfs_file_new(p.node == LSN_NODE_APPEND	    ? LSNFS_FILE_APPEND
+				   : p.node == LSN_NODE_APPEND_LINES ? LSNFS_FILE_APPEND_LINES
+								     : LSNFS_FILE_APPEND_FRAMES,
 				   log);
 		if (!f)
 			return -ENOMEM;
+		/* Such a descriptor never appends: it reads as the empty file
+		 * stat shows, so diff -r, tar and rsync see no content. */
+		f->read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
 		fi->direct_io = 1;
 		fi->fh = (uint64_t)(uintptr_t)f;
 		return 0;
@@ -121,7 +129,8 @@ int lsnfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
 	switch (f->kind) {
 	case LSNFS_FILE_APPEND:
 	case LSNFS_FILE_APPEND_LINES:
-		return read_last_lsn(f, buf, size, off);
+	case LSNFS_FILE_APPEND_FRAMES:
+		return f->read_only ? 0 : read_last_lsn(f, buf, size, off);
 	case LSNFS_FILE_SEGMENT:
 	case LSNFS_FILE_INDEX:
 		/* The kernel reads ahead with several requests at once: the one
@@ -183,6 +192,36 @@ static int append_one(struct lsnfs *fs, struct lsnfs_file *f, const char *buf, s
 	return (int)size;
 }
 
+static int append_frames(struct lsnfs *fs, struct lsnfs_file *f, const char *buf, size_t size)
+{
+	struct lsn_frames_error err;
+	struct iovec *records;
+	char why[256];
+	uint64_t last;
+	size_t n;
+	int rc;
+
+	rc = lsn_frames_parse(buf, size, LSN_RECORD_MAX, LSN_FRAMES_WRITE_MAX, &records, &n, &err);
+	if (rc == -EINVAL || rc == -EFBIG) {
+		lsn_frames_describe(&err, size, LSN_RECORD_MAX, LSN_FRAMES_WRITE_MAX, why, sizeof(why));
+		lsn_diag(LSN_DIAG_WARN, "log %s: append.frames write of %zu bytes refused, nothing appended: %s",
+			 lsn_log_name(f->log), size, why);
+	}
+	if (rc || n == 0)
+		goto out;
+	/* Not under f->lock, as for append: one call, consecutive LSNs. */
+	rc = lsn_node_append(fs->node, f->log, records, n, &last);
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&f->lock);
+	f->last_lsn = last;
+	f->lsn_read_pos = 0;
+	pthread_mutex_unlock(&f->lock);
+out:
+	free(records);
+	return rc ? rc : (int)size;
+}
+
 static int append_lines(struct lsnfs *fs, struct lsnfs_file *f, const char *buf, size_t size)
 {
 	struct append_ctx c = { fs, f };
@@ -206,11 +245,16 @@ int lsnfs_write(const char *path, const char *buf, size_t size, off_t off,
 	struct lsnfs *fs = lsnfs_ctx();
 
 	(void)path;
+	/* On append and append.lines the offset means nothing: every write
+	 * goes to the log's end, as with O_APPEND (pwrite and lseek included;
+	 * README, Decisions). */
 	switch (f->kind) {
 	case LSNFS_FILE_APPEND:
 		return append_one(fs, f, buf, size);
 	case LSNFS_FILE_APPEND_LINES:
 		return append_lines(fs, f, buf, size);
+	case LSNFS_FILE_APPEND_FRAMES:
+		return append_frames(fs, f, buf, size);
 	case LSNFS_FILE_STAGING:
 		return lsnfs_snap_write(f, buf, size, off);
 	default:
@@ -270,6 +314,7 @@ int lsnfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	switch (f->kind) {
 	case LSNFS_FILE_APPEND:
 	case LSNFS_FILE_APPEND_LINES:
+	case LSNFS_FILE_APPEND_FRAMES:
 		return lsn_node_sync(fs->node, f->log);
 	case LSNFS_FILE_STAGING:
 		return lsnfs_snap_fsync(f);

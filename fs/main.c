@@ -60,7 +60,9 @@ static void usage(FILE *to)
 		"  auto_trim=SECONDS      trim every log on this period (0 = off)\n"
 		"  trim_delay=SECONDS     startup and settling protection (default 600)\n"
 		"  compress_level=N       zstd level (default 3)\n"
-		"Standard FUSE options (allow_other, default_permissions, ...) pass through.\n");
+		"  metrics_file=PATH      rewrite PATH with Prometheus metrics every 10 s\n"
+		"Standard FUSE options (allow_other, ...) pass through; default_permissions\n"
+		"is always on.\n");
 }
 
 /* "key=value" where key is a mount option of the store's config. */
@@ -74,6 +76,44 @@ static int is_lsnfs_key(const char *opt)
 	memcpy(key, opt, (size_t)(eq - opt));
 	key[eq - opt] = '\0';
 	return lsn_config_key_is(key, LSN_KEY_MOUNT);
+}
+
+/*
+ * What libfuse 3 itself accepts (mount, session and library options; an
+ * entry ending in '=' takes a value).  Anything else is refused before the
+ * store is touched, so a typo is one clear line, not a half-started mount.
+ */
+static const char *const fuse_known_opts[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions", "blkdev",
+	"fsname=", "subtype=", "max_read=", "blksize=", "user=",
+	"context=", "fscontext=", "defcontext=", "rootcontext=",
+	"rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync",
+	"dirsync", "atime", "noatime",
+	"kernel_cache", "auto_cache", "noauto_cache", "no_rofd_flush", "noforget", "remember=",
+	"umask=", "uid=", "gid=", "entry_timeout=", "attr_timeout=", "ac_attr_timeout=",
+	"negative_timeout=", "modules=", "subdir=",
+	"clone_fd", "max_threads=", "max_idle_threads=", "debug", NULL,
+};
+/* Command-line flags other than -o (help and version are handled first). */
+static const char *const fuse_known_flags[] = { "-f", "-d", "-s", NULL };
+
+static bool in_list(const char *const *list, const char *arg)
+{
+	for (; *list; list++) {
+		size_t n = strlen(*list);
+
+		if ((*list)[n - 1] == '=' ? strncmp(arg, *list, n) == 0 : strcmp(arg, *list) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int unknown_option(struct cmdline *cl, const char *arg)
+{
+	fprintf(stderr, "lsnfs: unknown option '%s%s'\nTry 'lsnfs --help' for more information.\n",
+		arg[0] == '-' ? "" : "-o ", arg);
+	cl->bad = 1;
+	return 0;
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -103,6 +143,15 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		cl->overrides[cl->n_overrides++] = strdup(arg);
 		return 0;
 	}
+	if (cl->bad)
+		return 0; /* one message is enough */
+	/* libfuse 3 always allows a non-empty mount point; fstab lines from
+	 * libfuse 2 days still say so. */
+	if (key == FUSE_OPT_KEY_OPT && strcmp(arg, "nonempty") == 0)
+		return 0;
+	if (key == FUSE_OPT_KEY_OPT &&
+	    !in_list(arg[0] == '-' ? fuse_known_flags : fuse_known_opts, arg))
+		return unknown_option(cl, arg);
 	return 1;
 }
 
@@ -245,6 +294,7 @@ static const struct fuse_operations lsnfs_operations = {
 	.utimens = lsnfs_utimens,
 	.link = lsnfs_link,
 	.symlink = lsnfs_symlink,
+	.readlink = lsnfs_readlink,
 	.statfs = lsnfs_statfs,
 	.open = lsnfs_open,
 	.read = lsnfs_read,
@@ -261,7 +311,7 @@ static const struct fuse_operations lsnfs_operations = {
 static void *lsnfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/* One write(2) of up to 1 MiB arrives as one request. */
-	conn->max_write = 1u << 20;
+	conn->max_write = LSNFS_MAX_WRITE;
 	conn->max_readahead = 1u << 20;
 	/* With attr_timeout 0, auto_inval_data makes the kernel ask GETATTR
 	 * before every cached read.  Nothing needs it: the active segment is
@@ -286,6 +336,8 @@ int main(int argc, char **argv)
 	struct fuse *fuse = NULL;
 	char fsname[PATH_MAX + 32], abs_store[PATH_MAX], shown[PATH_MAX], why[PATH_MAX + 256];
 	struct lsn_store *store = NULL;
+	char *open_overrides[MAX_OVERRIDES];
+	size_t n_open_overrides = 0;
 	int ready_fd = -1, rc, ret = 1;
 	bool mounted = false, partials_ready = false;
 
@@ -299,22 +351,28 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad)
-		return 2;
+	if (fuse_opt_parse(&args, &cl, NULL, opt_proc) != 0 || cl.bad) {
+		ret = 2;
+		goto out;
+	}
 	if (!cl.store || cl.n_nonopt < 2) {
 		fprintf(stderr, "lsnfs: %s\nTry 'lsnfs --help' for more information.\n",
 			!cl.store ? "missing STORE and MOUNTPOINT" : "missing MOUNTPOINT");
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	if (cl.n_nonopt > 2) {
 		fprintf(stderr, "lsnfs: too many arguments (expected STORE MOUNTPOINT)\n");
-		return 2;
+		ret = 2;
+		goto out;
 	}
-	if (apply_overrides(&cl, NULL) != 0)
-		return 2;
+	if (apply_overrides(&cl, NULL) != 0) {
+		ret = 2;
+		goto out;
+	}
 	if (!realpath(cl.store, abs_store)) {
 		fprintf(stderr, "lsnfs: %s: %s\n", cl.store, strerror(errno));
-		return 1;
+		goto out;
 	}
 	memcpy(shown, abs_store, sizeof(shown));
 	for (char *p = shown; *p; p++)
@@ -322,12 +380,20 @@ int main(int argc, char **argv)
 			*p = '_'; /* only for the name: mount options are comma-separated */
 	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=lsnfs", shown);
 	fuse_opt_insert_arg(&args, 1, fsname);
-	if (fuse_parse_cmdline(&args, &opts) != 0)
-		return 2;
+	/* Always: the kernel checks the modes getattr shows (README, security
+	 * model), so with allow_other another user cannot append, trim or
+	 * publish; a second explicit -o default_permissions is harmless. */
+	fuse_opt_insert_arg(&args, 1, "-odefault_permissions");
+	if (fuse_parse_cmdline(&args, &opts) != 0) {
+		ret = 2;
+		goto out;
+	}
 	if (!opts.mountpoint) {
 		fprintf(stderr, "lsnfs: missing MOUNTPOINT\n");
-		return 2;
+		ret = 2;
+		goto out;
 	}
+	ret = 1;
 
 	rc = lsnfs_check_mountpoint(opts.mountpoint, cl.overmount, why, sizeof(why));
 	if (rc) {
@@ -335,6 +401,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	for (int i = 0; i < cl.n_overrides; i++)
+		if (strncmp(cl.overrides[i], "recover=", 8) == 0)
+			open_overrides[n_open_overrides++] = cl.overrides[i];
 	if (!opts.foreground) {
 		if (daemonize_start(&ready_fd) != 0)
 			goto out;
@@ -345,9 +414,19 @@ int main(int argc, char **argv)
 		lsn_diag_set_sink(syslog_sink);
 	}
 
-	rc = lsn_store_open(abs_store, &store);
+	/* The options the store's checks at open read (recover=) apply before
+	 * them; the others after, where a changed value is logged. */
+	rc = lsn_store_open_with(abs_store, open_overrides, n_open_overrides, &store);
 	if (rc) {
-		mount_error(&cl, "%s: %s", abs_store, store_error(rc));
+		/* A store behind its control file was described, with the
+		 * numbers, in the one line the store logged (to the terminal in
+		 * the foreground, to syslog once daemonized). */
+		if (rc != -EUCLEAN)
+			mount_error(&cl, "%s: %s", abs_store, store_error(rc));
+		else if (cl.daemon)
+			mount_error(&cl, "%s: the store is behind what it acknowledged as durable "
+				    "(syslog names the logs); -o recover=accept-loss mounts it as it is",
+				    abs_store);
 		goto out;
 	}
 	rc = lsnfs_setup_archive(store, cl.archive, why, sizeof(why));

@@ -43,6 +43,7 @@ int lsnfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		return 0;
 	case LSN_NODE_APPEND:
 	case LSN_NODE_APPEND_LINES:
+	case LSN_NODE_APPEND_FRAMES:
 		lsnfs_fill_stat(fs, st, S_IFREG | 0600, 0, info.mtime_ns);
 		return 0;
 	case LSN_NODE_SEGMENT:
@@ -56,9 +57,45 @@ int lsnfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 	case LSN_NODE_SNAPSHOT:
 	case LSN_NODE_STAGING:
 		return lsnfs_snap_getattr(fs, log, &p, st);
+	case LSN_NODE_ACTIVE:
+		lsnfs_fill_stat(fs, st, S_IFLNK | 0777, strlen("segments/") + LSN_LSN_DIGITS + 4,
+				info.mtime_ns);
+		return 0;
 	default:
 		return -ENOENT;
 	}
+}
+
+/* active.log -> segments/<first LSN of the active segment>.log: a new name
+ * at every roll-over, so `tail -F active.log` reopens and follows on. */
+int lsnfs_readlink(const char *path, char *buf, size_t size)
+{
+	struct lsnfs *fs = lsnfs_ctx();
+	struct lsn_log_view view;
+	struct lsn_log *log;
+	struct lsn_path p;
+	char name[32];
+	int rc;
+
+	rc = lsnfs_resolve(fs, path, &p, &log);
+	if (rc)
+		return rc;
+	if (p.node != LSN_NODE_ACTIVE)
+		return -EINVAL;
+	rc = lsn_log_view(log, LSN_VIEW_SEGMENTS, &view);
+	if (rc)
+		return rc;
+	if (view.n_segments == 0)
+		rc = -ENOENT;
+	else
+		lsn_path_format_lsn(name, view.segments[view.n_segments - 1].first_lsn, ".log");
+	lsn_log_view_release(&view);
+	if (rc)
+		return rc;
+	if (size == 0)
+		return -EINVAL;
+	snprintf(buf, size, "segments/%s", name);
+	return 0;
 }
 
 static int fill_name(void *buf, fuse_fill_dir_t filler, const char *name)
@@ -97,8 +134,8 @@ static int readdir_segments(struct lsn_log *log, const char *suffix, void *buf,
 int lsnfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		  struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	static const char *const log_entries[] = { "append", "append.lines", "segments", "index",
-						    "snapshots", NULL };
+	static const char *const log_entries[] = { "append", "append.lines", "append.frames",
+						    "segments", "index", "snapshots", "active.log", NULL };
 	struct lsnfs *fs = lsnfs_ctx();
 	struct lsn_log *log;
 	struct lsn_path p;
@@ -214,8 +251,11 @@ int lsnfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 
 	(void)mode;
 	rc = lsn_path_parse(path, &p);
-	if (rc || p.node == LSN_NODE_LOG)
+	if (p.node == LSN_NODE_LOG || (rc && !strchr(path + 1, '/')))
 		return lsnfs_refuse("create", path, "only logs (mkdir) live at the mount root");
+	if (rc)
+		return lsnfs_refuse("create", path,
+				    "files in a log are fixed; write to append or append.lines");
 	rc = lsnfs_resolve(fs, path, &p, &log);
 	if (rc)
 		return rc;
@@ -247,8 +287,14 @@ int lsnfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	switch (p.node) {
 	case LSN_NODE_APPEND:
 	case LSN_NODE_APPEND_LINES:
-		/* O_TRUNC on an append file (the shell's '>') truncates nothing. */
-		return 0;
+	case LSN_NODE_APPEND_FRAMES:
+		/* O_TRUNC on an append file (the shell's '>') truncates nothing:
+		 * its size is always 0.  Any other size would be data that was
+		 * never appended (truncate(2): EPERM, cannot extend). */
+		if (size == 0)
+			return 0;
+		return lsnfs_refuse("truncate", path,
+				    "an append file has no contents: only truncation to 0 (O_TRUNC) is accepted");
 	case LSN_NODE_STAGING:
 		return lsnfs_snap_truncate(log, &p, size, fi);
 	default:
@@ -310,7 +356,8 @@ int lsnfs_utimens(const char *path, const struct timespec tv[2], struct fuse_fil
 	if (rc == 0)
 		return lsn_staging_utimens(log, p.name, tv);
 	/* `touch append` is harmless: times come from the data, not the caller. */
-	if (p.node == LSN_NODE_APPEND || p.node == LSN_NODE_APPEND_LINES)
+	if (p.node == LSN_NODE_APPEND || p.node == LSN_NODE_APPEND_LINES ||
+	    p.node == LSN_NODE_APPEND_FRAMES)
 		return 0;
 	return lsnfs_refuse("utimens", path, "times of segments and snapshots are the times of their data");
 }

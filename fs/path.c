@@ -77,12 +77,16 @@ int lsn_path_parse(const char *path, struct lsn_path *p)
 			p->node = LSN_NODE_APPEND;
 		else if (strcmp(comp[1], "append.lines") == 0)
 			p->node = LSN_NODE_APPEND_LINES;
+		else if (strcmp(comp[1], "append.frames") == 0)
+			p->node = LSN_NODE_APPEND_FRAMES;
 		else if (strcmp(comp[1], "segments") == 0)
 			p->node = LSN_NODE_SEGDIR;
 		else if (strcmp(comp[1], "index") == 0)
 			p->node = LSN_NODE_IDXDIR;
 		else if (strcmp(comp[1], "snapshots") == 0)
 			p->node = LSN_NODE_SNAPDIR;
+		else if (strcmp(comp[1], "active.log") == 0)
+			p->node = LSN_NODE_ACTIVE;
 		else
 			return -ENOENT;
 		return 0;

@@ -4,6 +4,8 @@
  *   /                                  LSN_NODE_ROOT
  *   /<log>                             LSN_NODE_LOG
  *   /<log>/append, /<log>/append.lines LSN_NODE_APPEND, LSN_NODE_APPEND_LINES
+ *   /<log>/append.frames               LSN_NODE_APPEND_FRAMES
+ *   /<log>/active.log                  LSN_NODE_ACTIVE (symlink to the active segment)
  *   /<log>/segments[/<lsn20>.log]      LSN_NODE_SEGDIR, LSN_NODE_SEGMENT
  *   /<log>/index[/<lsn20>.index]       LSN_NODE_IDXDIR, LSN_NODE_INDEX
  *   /<log>/snapshots[/<lsn20>.snap]    LSN_NODE_SNAPDIR, LSN_NODE_SNAPSHOT
@@ -25,6 +27,7 @@ enum lsn_path_node {
 	LSN_NODE_LOG,
 	LSN_NODE_APPEND,
 	LSN_NODE_APPEND_LINES,
+	LSN_NODE_APPEND_FRAMES,
 	LSN_NODE_SEGDIR,
 	LSN_NODE_SEGMENT,
 	LSN_NODE_IDXDIR,
@@ -32,6 +35,7 @@ enum lsn_path_node {
 	LSN_NODE_SNAPDIR,
 	LSN_NODE_SNAPSHOT,
 	LSN_NODE_STAGING,
+	LSN_NODE_ACTIVE,
 };
 
 #define LSN_LSN_DIGITS 20

@@ -17,7 +17,7 @@
 
 #define PREFIX "user.lsnfs."
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
-#define VALUE_MAX (PATH_MAX + 1100) /* archive dir + archive_command */
+#define VALUE_MAX (64 * 1024) /* the kernel's limit (XATTR_SIZE_MAX); metrics need room */
 
 /* Where an attribute lives. */
 enum {
@@ -38,7 +38,7 @@ struct xattr_req {
 
 /* A value as written, checked against the attribute's kind. */
 struct xattr_value {
-	char text[64];
+	char text[LSN_NAME_MAX + 16]; /* a log name (remove_log), a word, an LSN */
 	uint64_t lsn;
 };
 
@@ -242,6 +242,58 @@ static int get_segment_blocked(const struct xattr_req *r, char *text, size_t cap
 	return lsn_node_segment_blocked(r->fs->node, r->log, r->p->lsn, text, cap);
 }
 
+static int get_metrics(const struct xattr_req *r, char *text, size_t cap)
+{
+	char *m = NULL;
+	int rc = lsn_node_metrics_text(r->fs->node, &m);
+
+	if (rc == 0 && strlen(m) >= cap)
+		rc = -E2BIG;
+	if (rc == 0)
+		memcpy(text, m, strlen(m) + 1);
+	free(m);
+	return rc;
+}
+
+static int set_remove_log(const struct xattr_req *r, const struct xattr_value *v)
+{
+	return lsn_node_purge_log(r->fs->node, v->text);
+}
+
+/* segments, logical_bytes, stored_bytes, holds, snapshots_unarchived */
+static int get_status(const struct xattr_req *r, char *text, size_t cap)
+{
+	struct lsn_node_log_status st;
+	const char *n = r->arg;
+	size_t len = 0;
+	int rc = lsn_node_log_status(r->fs->node, r->log, &st);
+
+	if (rc)
+		return rc;
+	text[0] = '\0';
+	if (strcmp(n, "segments") == 0) {
+		text_u64(text, cap, st.info.n_segments);
+	} else if (strcmp(n, "logical_bytes") == 0) {
+		text_u64(text, cap, st.info.retained_bytes);
+	} else if (strcmp(n, "stored_bytes") == 0) {
+		text_u64(text, cap, st.stored_bytes);
+	} else if (strcmp(n, "holds") == 0) { /* "NAME=LSN NAME=LSN" */
+		for (size_t i = 0; i < st.n_holds && len < cap; i++)
+			len += (size_t)snprintf(text + len, cap - len, "%s%s=%llu", i ? " " : "",
+						st.holds[i].name, (unsigned long long)st.holds[i].lsn);
+	} else { /* one line per snapshot: "LSN pending" or "LSN failed: REASON" */
+		for (size_t i = 0; i < st.n_pending + st.n_failed && len < cap; i++) {
+			const struct lsn_node_unarchived *u = &st.unarchived[i];
+
+			len += (size_t)snprintf(text + len, cap - len, "%s%llu %s%s", i ? "\n" : "",
+						(unsigned long long)u->lsn,
+						u->failed ? "failed: " : "pending", u->reason);
+		}
+	}
+	lsn_node_log_status_release(&st);
+	return len >= cap ? -E2BIG : 0;
+}
+
 /* ---- the table ------------------------------------------------------------------ */
 
 static const struct xattr_def xattrs[] = {
@@ -251,6 +303,8 @@ static const struct xattr_def xattrs[] = {
 	{ "archive_state", AT_ROOT, true, VALUE_ANY, get_archive_state, NULL, NULL, NULL },
 	{ "archive_nodes", AT_ROOT, true, VALUE_ANY, get_archive_nodes, NULL, NULL, NULL },
 	{ "option.", AT_ROOT, false, VALUE_ANY, get_option, NULL, NULL, list_options },
+	{ "metrics", AT_ROOT, false, VALUE_ANY, get_metrics, NULL, NULL, NULL },
+	{ "remove_log", AT_ROOT, false, VALUE_WORD, NULL, set_remove_log, NULL, NULL },
 	{ "first_lsn", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
 	{ "tail_lsn", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
 	{ "trim_point", AT_LOG, true, VALUE_ANY, get_info, NULL, NULL, NULL },
@@ -259,6 +313,11 @@ static const struct xattr_def xattrs[] = {
 	{ "safe_trim_lsn", AT_LOG, true, VALUE_ANY, get_decision, NULL, NULL, NULL },
 	{ "trim_strategy", AT_LOG, true, VALUE_ANY, get_decision, NULL, NULL, NULL },
 	{ "trim_blocked", AT_LOG, true, VALUE_ANY, get_decision, NULL, NULL, NULL },
+	{ "segments", AT_LOG, true, VALUE_ANY, get_status, NULL, NULL, NULL },
+	{ "logical_bytes", AT_LOG, true, VALUE_ANY, get_status, NULL, NULL, NULL },
+	{ "stored_bytes", AT_LOG, true, VALUE_ANY, get_status, NULL, NULL, NULL },
+	{ "holds", AT_LOG, true, VALUE_ANY, get_status, NULL, NULL, NULL },
+	{ "snapshots_unarchived", AT_LOG, true, VALUE_ANY, get_status, NULL, NULL, NULL },
 	{ "trim", AT_LOG, false, VALUE_WORD, NULL, set_trim, NULL, NULL },
 	{ "seal", AT_LOG, false, VALUE_IGNORED, NULL, set_seal, NULL, NULL },
 	{ "hold.", AT_LOG, false, VALUE_LSN, get_hold, set_hold, remove_hold, list_holds },
@@ -315,10 +374,12 @@ static int parse_value(const struct xattr_def *d, const char *value, size_t size
 	if (size)
 		memcpy(v->text, value, size);
 	v->text[size] = '\0';
-	if (size > 0 && v->text[size - 1] == '\n')
-		v->text[--size] = '\0';
+	/* Exactly the text (SPEC: no newline): "5\n" and "5\0" are refused,
+	 * as `echo` or a C string's terminator would write them. */
 	if (strlen(v->text) != size)
-		return -EINVAL; /* an embedded NUL */
+		return -EINVAL; /* a NUL, trailing or embedded */
+	if (size > 0 && v->text[size - 1] == '\n')
+		return -EINVAL;
 	if (d->kind == VALUE_LSN)
 		return lsn_parse_u64(v->text, &v->lsn);
 	if (d->kind == VALUE_WORD && size == 0)
@@ -342,7 +403,7 @@ static int reply(char *value, size_t size, const char *text)
 
 int lsnfs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
-	char text[VALUE_MAX];
+	char *text;
 	const struct xattr_def *d;
 	struct xattr_req r;
 	struct lsn_path p;
@@ -362,8 +423,14 @@ int lsnfs_getxattr(const char *path, const char *name, char *value, size_t size)
 	d = lookup(&r, name + PREFIX_LEN);
 	if (!d || !d->get)
 		return -ENODATA;
-	rc = d->get(&r, text, sizeof(text));
-	return rc ? rc : reply(value, size, text);
+	text = malloc(VALUE_MAX);
+	if (!text)
+		return -ENOMEM;
+	rc = d->get(&r, text, VALUE_MAX);
+	if (rc == 0)
+		rc = reply(value, size, text);
+	free(text);
+	return rc;
 }
 
 int lsnfs_setxattr(const char *path, const char *name, const char *value, size_t size, int flags)
@@ -462,7 +529,7 @@ int lsnfs_removexattr(const char *path, const char *name)
 	const struct xattr_def *d;
 	struct xattr_req r;
 	struct lsn_path p;
-	char text[VALUE_MAX];
+	char *text;
 	int rc;
 
 	if (strncmp(name, "user.", 5) != 0)
@@ -482,7 +549,11 @@ int lsnfs_removexattr(const char *path, const char *name)
 	if (d->remove)
 		return d->remove(&r);
 	/* Known attributes cannot be removed; write-only ones do not exist. */
-	if (!d->get || d->get(&r, text, sizeof(text)) != 0)
+	if (!d->get || !(text = malloc(VALUE_MAX)))
+		return -ENODATA;
+	rc = d->get(&r, text, VALUE_MAX);
+	free(text);
+	if (rc)
 		return -ENODATA;
 	lsn_diag(LSN_DIAG_WARN, "removexattr %s %s refused: only hold.NAME can be removed", path, name);
 	return -EPERM;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mount-helpers/ctl_config.h"
+#include "mount-helpers/ctl_logs.h"
 #include "storage/config.h"
 
 #define ATTR "user.lsnfs."
@@ -31,7 +32,7 @@
 
 enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
 
-enum { F_JSON = 1, F_ARCHIVED = 2, F_TIMEOUT = 4, F_REMOVE = 8 };
+enum { F_JSON = 1, F_ARCHIVED = 2, F_TIMEOUT = 4, F_REMOVE = 8, F_YES = 16 };
 
 struct args {
 	const char *pos[4];
@@ -57,6 +58,7 @@ struct log_row {
 	uint64_t num[N_NUMS];
 	char strategy[32];
 	char blocked[VALUE_MAX];
+	struct ctl_log_details details;
 };
 
 struct root_info {
@@ -75,7 +77,8 @@ static void usage(FILE *to)
 		"usage: lsnfsctl COMMAND ARGS...\n"
 		"\n"
 		"Inspect and operate a mounted lsnfs through its xattrs and files.\n"
-		"  status MOUNTPOINT [--json]          every log: LSNs, trim strategy, why blocked\n"
+		"  status MOUNTPOINT [--json]          every log: LSNs, trim strategy, why blocked,\n"
+		"                                      sizes, holds, snapshots not archived\n"
 		"  trim MOUNTPOINT/LOG LSN|safe        trim sealed segments up to LSN\n"
 		"  snapshot MOUNTPOINT/LOG LSN FILE [--archived [--timeout SECONDS]]\n"
 		"                                      commit FILE as the snapshot covering LSN;\n"
@@ -86,6 +89,9 @@ static void usage(FILE *to)
 		"  persisted MOUNTPOINT/LOG LSN        set the consumer's persisted LSN\n"
 		"  seal MOUNTPOINT/LOG                 seal the active segment now\n"
 		"  mode MOUNTPOINT single|cluster      switch the node's mode\n"
+		"  metrics MOUNTPOINT                  Prometheus text format of the node and logs\n"
+		"  remove-log MOUNTPOINT LOG --yes     remove LOG with its segments and local\n"
+		"                                      snapshots (refused while it has holds)\n"
 		"  config STORE [KEY=VALUE...]         list or change an unmounted store's settings\n"
 		"  --help, --version                   this help; the version\n"
 		"\n"
@@ -199,7 +205,7 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } flag_names[] = { { "--json", F_JSON }, { "--archived", F_ARCHIVED },
-		   { "--remove", F_REMOVE }, { "--timeout", F_TIMEOUT } };
+		   { "--remove", F_REMOVE }, { "--timeout", F_TIMEOUT }, { "--yes", F_YES } };
 
 /* One option at argv[*i]; --timeout takes the next argument (or =VALUE). */
 static int parse_flag(const struct command *c, int argc, char **argv, int *i, struct args *a)
@@ -264,6 +270,8 @@ static int read_row(const char *mnt, const char *name, struct log_row *r)
 		rc = get_attr(path, "trim_strategy", r->strategy, sizeof(r->strategy));
 	if (rc == 0)
 		rc = get_attr(path, "trim_blocked", r->blocked, sizeof(r->blocked));
+	if (rc == 0)
+		rc = ctl_log_details_read(path, &r->details);
 	return rc;
 }
 
@@ -383,6 +391,7 @@ static void print_json(const struct root_info *ri, const struct log_row *rows, s
 		json_string("strategy", rows[i].strategy);
 		putchar(',');
 		json_string("blocked", rows[i].blocked);
+		ctl_log_details_json(&rows[i].details, json_string);
 		putchar('}');
 	}
 	printf("]}\n");
@@ -464,6 +473,7 @@ static void print_table(const struct root_info *ri, const struct log_row *rows, 
 		printf(" %s\n", rows[i].strategy);
 		if (rows[i].blocked[0])
 			print_wrapped("    blocked: ", rows[i].blocked);
+		ctl_log_details_print(&rows[i].details);
 	}
 }
 
@@ -792,6 +802,16 @@ static int cmd_snapshot(const struct args *a)
 	return (a->flags & F_ARCHIVED) ? wait_archived(final, timeout) : EXIT_DONE;
 }
 
+static int cmd_metrics(const struct args *a)
+{
+	return ctl_metrics(a->pos[0]);
+}
+
+static int cmd_remove_log(const struct args *a)
+{
+	return ctl_remove_log(a->pos[0], a->pos[1], a->flags & F_YES);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static const struct command commands[] = {
@@ -802,6 +822,8 @@ static const struct command commands[] = {
 	{ "persisted", 2, 2, 0, cmd_persisted },
 	{ "seal", 1, 1, 0, cmd_seal },
 	{ "mode", 2, 2, 0, cmd_mode },
+	{ "metrics", 1, 1, 0, cmd_metrics },
+	{ "remove-log", 2, 2, F_YES, cmd_remove_log },
 };
 
 int main(int argc, char **argv)

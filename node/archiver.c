@@ -727,7 +727,7 @@ static void warn_uncovered(struct lsn_archiver *ar, struct lsn_log *log)
 
 static void check_nodes(struct lsn_archiver *ar)
 {
-	char other[256] = "";
+	char other[LSN_NAME_MAX + 1] = "";
 	int n = lsn_archive_other_nodes(ar->archive, other, sizeof(other));
 	bool first;
 

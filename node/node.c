@@ -11,8 +11,10 @@
 
 #include "node/node_internal.h"
 #include "storage/diag.h"
+#include "storage/staging.h"
 
 #define WORKER_PERIOD_MS 1000
+#define METRICS_PERIOD_MS 10000
 
 int lsn_node_open(struct lsn_node **out, struct lsn_store *store,
 		  const struct lsn_node_options *opts)
@@ -56,6 +58,11 @@ static void trim_tick(void *arg)
 	lsn_node_tick_trimmer(arg);
 }
 
+static void metrics_tick(void *arg)
+{
+	lsn_node_tick_metrics(arg);
+}
+
 int lsn_node_start(struct lsn_node *node)
 {
 	int rc = lsn_archiver_register(node->archiver); /* never fatal */
@@ -68,6 +75,10 @@ int lsn_node_start(struct lsn_node *node)
 	rc = lsn_worker_start(&node->archive_worker, WORKER_PERIOD_MS, archive_tick, node);
 	if (!rc)
 		rc = lsn_worker_start(&node->trim_worker, WORKER_PERIOD_MS, trim_tick, node);
+	if (!rc && lsn_store_config(node->store)->metrics_file[0]) {
+		lsn_node_tick_metrics(node); /* a bad path is reported at mount */
+		rc = lsn_worker_start(&node->metrics_worker, METRICS_PERIOD_MS, metrics_tick, node);
+	}
 	return rc;
 }
 
@@ -77,6 +88,7 @@ void lsn_node_free(struct lsn_node *node)
 		return;
 	/* A hanging archive command must not hold shutdown: kill it first. */
 	lsn_archiver_abort(node->archiver);
+	lsn_worker_stop(&node->metrics_worker);
 	lsn_worker_stop(&node->trim_worker);
 	lsn_worker_stop(&node->archive_worker);
 	lsn_archiver_free(node->archiver);
@@ -239,6 +251,54 @@ int lsn_node_remove_log(struct lsn_node *node, const char *name)
 	return rc;
 }
 
+int lsn_node_purge_log(struct lsn_node *node, const char *name)
+{
+	struct lsn_node_log_status st = { 0 };
+	struct lsn_log *log;
+	int rc;
+
+	/* Under trim_lock: no hold can be set between the check and the removal. */
+	pthread_mutex_lock(&node->trim_lock);
+	rc = lsn_store_find_log(node->store, name, &log);
+	if (rc == -ENOENT || rc == -EINVAL)
+		lsn_diag(LSN_DIAG_WARN, "remove-log %s refused: no such log", name);
+	if (rc)
+		goto out;
+	rc = lsn_node_log_status(node, log, &st);
+	if (rc)
+		goto out;
+	if (st.n_holds > 0) {
+		lsn_diag(LSN_DIAG_WARN,
+			 "remove-log %s refused: hold %s at %llu%s (remove the holds first)", name,
+			 st.holds[0].name, (unsigned long long)st.holds[0].lsn,
+			 st.n_holds > 1 ? " and others" : "");
+		rc = -EBUSY;
+		goto out;
+	}
+	rc = lsn_store_purge_log(node->store, name);
+	if (rc == -EBUSY)
+		lsn_diag(LSN_DIAG_WARN, "remove-log %s refused: a hold was set meanwhile", name);
+	else if (rc)
+		lsn_diag(LSN_DIAG_ERR, "remove-log %s failed: %s", name, strerror(-rc));
+out:
+	pthread_mutex_unlock(&node->trim_lock);
+	if (rc == 0) {
+		/* Scratch of a log that no longer exists (its id is never reused). */
+		int src = lsn_staging_remove_all(log);
+
+		if (src)
+			lsn_diag(LSN_DIAG_WARN, "remove-log %s: staging files left in the store: %s", name,
+				 strerror(-src));
+		lsn_diag(LSN_DIAG_WARN,
+			 "log %s removed by remove-log: %zu segment(s), records %llu..%llu, %zu local "
+			 "snapshot(s); archived copies stay in the archive for its owner",
+			 name, st.info.n_segments, (unsigned long long)st.info.first_lsn,
+			 (unsigned long long)st.info.tail_lsn, st.n_snapshots);
+	}
+	lsn_node_log_status_release(&st);
+	return rc;
+}
+
 int lsn_node_append(struct lsn_node *node, struct lsn_log *log, const struct iovec *records,
 		    size_t n, uint64_t *last_lsn)
 {
@@ -264,20 +324,4 @@ int lsn_node_seal(struct lsn_node *node, struct lsn_log *log)
 {
 	(void)node;
 	return lsn_log_seal(log);
-}
-
-void lsn_node_counters(struct lsn_node *node, struct lsn_node_counters *c)
-{
-	struct lsn_archiver_counters ac;
-
-	lsn_archiver_counters(node->archiver, &ac);
-	c->records_appended = atomic_load(&node->records_appended);
-	c->bytes_appended = atomic_load(&node->bytes_appended);
-	c->segments_trimmed = atomic_load(&node->segments_trimmed);
-	c->bytes_trimmed = atomic_load(&node->bytes_trimmed);
-	c->trims_refused = atomic_load(&node->trims_refused);
-	c->archive_attempts = ac.attempts;
-	c->archive_successes = ac.successes;
-	c->archive_failures = ac.failures;
-	c->last_archive_unix = ac.last_success_unix;
 }

@@ -10,8 +10,9 @@
  *     struct lsn_clock         monotonic, or fake in tests (node/clock.h)
  *     struct lsn_archiver      archive state; runs on the archive worker
  *     settle table             per-log settling history of the trim rules
- *     two lsn_worker threads   archive pass every second; trim pass every
- *                              second (observe, auto_trim, mode watch)
+ *     lsn_worker threads       archive pass every second; trim pass every
+ *                              second (observe, auto_trim, mode watch);
+ *                              with -o metrics_file, the metrics file every 10 s
  *   lsn_node_free() aborts a running archive command (its process group)
  *   before it joins the workers, so shutdown never waits on one.
  *   Log handles (struct lsn_log *) belong to the store and stay valid until
@@ -151,5 +152,41 @@ int lsn_node_archive_state_text(struct lsn_node *node, char *buf, size_t n);
 /* Every node registered in the archive directory with its trim points and
  * last update, "; "-separated ("" without an available directory). */
 int lsn_node_archive_nodes_text(struct lsn_node *node, char *buf, size_t n);
+
+/* A local snapshot the archive does not have yet (node/status.c). */
+struct lsn_node_unarchived {
+	uint64_t lsn;
+	bool failed;
+	char reason[256];       /* failed: the archiver's last reason */
+};
+
+/* What status and metrics show of one log; a read-only query. */
+struct lsn_node_log_status {
+	struct lsn_log_info info;       /* first, tail, trim point, persisted, segments, bytes */
+	uint64_t archived_lsn;
+	struct lsn_trim_decision decision;
+	uint64_t stored_bytes;          /* estimate: lsn_log_stored_bytes() */
+	struct lsn_hold *holds;         /* sorted by name */
+	size_t n_holds;
+	size_t n_snapshots;             /* local, committed */
+	size_t n_pending, n_failed;     /* of those, not yet archived (archive configured) */
+	struct lsn_node_unarchived *unarchived; /* n_pending + n_failed, by LSN */
+};
+int lsn_node_log_status(struct lsn_node *node, struct lsn_log *log, struct lsn_node_log_status *st);
+/* Safe on a zeroed status. */
+void lsn_node_log_status_release(struct lsn_node_log_status *st);
+
+/* The Prometheus text exposition of the node and every log (node/metrics.c);
+ * *out is malloc'd, free() it. */
+int lsn_node_metrics_text(struct lsn_node *node, char **out);
+/* Write it to `path` atomically (path.tmp, then rename); the metrics_file
+ * worker does this every 10 s (node/metrics_file.c). */
+int lsn_node_metrics_write(struct lsn_node *node, const char *path);
+void lsn_node_tick_metrics(struct lsn_node *node);
+
+/* Remove log `name` with its segments and local snapshots in one step
+ * (archived copies stay: they belong to the archive's owner).  -EBUSY while
+ * it has holds. */
+int lsn_node_purge_log(struct lsn_node *node, const char *name);
 
 #endif

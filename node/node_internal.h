@@ -27,6 +27,8 @@ struct lsn_node {
 	struct lsn_archiver *archiver;
 	struct lsn_worker archive_worker;
 	struct lsn_worker trim_worker;
+	struct lsn_worker metrics_worker; /* only with -o metrics_file */
+	int metrics_file_error;          /* metrics worker only: last error, to log changes */
 
 	pthread_mutex_t trim_lock;       /* lock order 1: see node.h */
 	pthread_mutex_t settle_lock;     /* lock order 2: the settle table */

@@ -63,12 +63,15 @@ static void decide_view(struct lsn_node *node, struct lsn_log *log,
 {
 	const struct lsn_config *cfg = lsn_store_config(node->store);
 	uint64_t *holds = malloc((view->n_holds + 1) * sizeof(*holds));
+	const char **names = malloc((view->n_holds + 1) * sizeof(*names));
 	struct lsn_trim_settle settle_copy = { 0 }, *settle;
 	struct lsn_trim_input in = { 0 };
 	uint64_t now_ms = lsn_clock_now_ms(node->clock);
 
 	for (size_t i = 0; holds && i < view->n_holds; i++)
 		holds[i] = view->holds[i].lsn;
+	for (size_t i = 0; names && i < view->n_holds; i++)
+		names[i] = view->holds[i].name;
 	in.mode = lsn_node_trim_mode(lsn_store_mode(node->store));
 	in.archive_configured = lsn_archiver_configured(node->archiver);
 	in.other_nodes_seen = lsn_archiver_other_nodes_seen(node->archiver);
@@ -77,11 +80,13 @@ static void decide_view(struct lsn_node *node, struct lsn_log *log,
 	in.archived_lsn = lsn_archiver_archived_lsn(node->archiver, log, 0);
 	in.persisted_lsn = view->persisted_lsn;
 	in.holds = holds;
+	in.hold_names = names;
 	in.n_holds = holds ? view->n_holds : 0;
 	if (!holds && view->n_holds) {
 		/* Cannot see the holds: be safe, trim nothing. */
 		in.n_holds = 1;
 		in.holds = &(uint64_t){ 0 };
+		in.hold_names = NULL;
 	}
 	in.now = now_ms / 1000;
 	/* Whole seconds must never cut trim_delay short: the start is rounded
@@ -102,6 +107,7 @@ static void decide_view(struct lsn_node *node, struct lsn_log *log,
 	lsn_trim_decide(&in, d);
 	say_unavailable(node, log, d);
 	free(holds);
+	free(names);
 }
 
 int lsn_node_decide(struct lsn_node *node, struct lsn_log *log, struct lsn_trim_decision *d)

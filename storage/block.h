@@ -26,6 +26,10 @@
 #include <stdint.h>
 
 #define LSN_BLOCK_HEADER 40
+/* Bound on a block's decoded size (lengths + payload): a block closes at
+ * about 128 KiB of payload, plus at most one record of 1020 KiB; decoding
+ * refuses anything larger rather than allocating it. */
+#define LSN_BLOCK_RAW_MAX (16u << 20)
 
 struct lsn_block {
 	uint64_t first_lsn;

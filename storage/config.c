@@ -37,6 +37,10 @@ void lsn_config_defaults(struct lsn_config *cfg)
 	cfg->auto_trim = 0;
 	cfg->trim_delay = 600;
 	cfg->compress_level = 3;
+	{
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->compress_threads = n < 1 ? 1 : n > LSN_COMPRESS_THREADS_MAX ? LSN_COMPRESS_THREADS_MAX : (uint32_t)n;
+	}
 	cfg->archive_timeout = LSN_ARCHIVE_TIMEOUT_DEFAULT;
 }
 
@@ -103,13 +107,14 @@ static int __attribute__((format(printf, 2, 3))) why_set(char *why, const char *
  * keys all come from here.
  */
 enum key_kind { KIND_MODE, KIND_NAME, KIND_PATH, KIND_ARCHIVE_ID, KIND_TEXT, KIND_U32, KIND_U64,
-		KIND_SYNC, KIND_LEVEL };
+		KIND_SYNC, KIND_LEVEL, KIND_RECOVER };
 
 struct key_def {
 	struct lsn_config_key key;
 	enum key_kind kind;
 	size_t offset, size;
 	uint64_t min, max;    /* numbers */
+	const char *what;     /* numbers: "must be WHAT" */
 };
 
 #define FIELD(f) offsetof(struct lsn_config, f), sizeof(((struct lsn_config *)0)->f)
@@ -117,19 +122,27 @@ struct key_def {
 #define T LSN_KEY_TUNABLE
 #define M LSN_KEY_MOUNT
 static const struct key_def keys[] = {
-	{ { "mode", S }, KIND_MODE, FIELD(mode), 0, 0 },
-	{ { "node_id", S | T }, KIND_NAME, FIELD(node_id), 0, 0 },
-	{ { "archive", S | T | M }, KIND_PATH, FIELD(archive), 0, 0 },
-	{ { "archive_id", S }, KIND_ARCHIVE_ID, FIELD(archive_id), 0, 0 },
-	{ { "archive_command", S | T | M }, KIND_TEXT, FIELD(archive_command), 0, 0 },
-	{ { "archive_check_command", S | T | M }, KIND_TEXT, FIELD(archive_check_command), 0, 0 },
-	{ { "archive_timeout", S | T | M }, KIND_U32, FIELD(archive_timeout), 1, UINT32_MAX },
+	{ { "mode", S }, KIND_MODE, FIELD(mode), 0, 0, NULL },
+	{ { "node_id", S | T }, KIND_NAME, FIELD(node_id), 0, 0, NULL },
+	{ { "archive", S | T | M }, KIND_PATH, FIELD(archive), 0, 0, NULL },
+	{ { "archive_id", S }, KIND_ARCHIVE_ID, FIELD(archive_id), 0, 0, NULL },
+	{ { "archive_command", S | T | M }, KIND_TEXT, FIELD(archive_command), 0, 0, NULL },
+	{ { "archive_check_command", S | T | M }, KIND_TEXT, FIELD(archive_check_command), 0, 0, NULL },
+	{ { "archive_timeout", S | T | M }, KIND_U32, FIELD(archive_timeout), 1, UINT32_MAX,
+	  "a number of seconds >= 1" },
 	{ { "segment_size", S | T | M }, KIND_U64, FIELD(segment_size), LSN_SEGMENT_SIZE_MIN,
-	  LSN_SEGMENT_SIZE_MAX },
-	{ { "sync", M }, KIND_SYNC, FIELD(sync_always), 0, 0 },
-	{ { "auto_trim", S | T | M }, KIND_U32, FIELD(auto_trim), 0, UINT32_MAX },
-	{ { "trim_delay", S | T | M }, KIND_U32, FIELD(trim_delay), 0, UINT32_MAX },
-	{ { "compress_level", S | T | M }, KIND_LEVEL, FIELD(compress_level), 1, 19 },
+	  LSN_SEGMENT_SIZE_MAX, "a byte count between 4096 and 2^40" },
+	{ { "sync", M }, KIND_SYNC, FIELD(sync_always), 0, 0, NULL },
+	{ { "auto_trim", S | T | M }, KIND_U32, FIELD(auto_trim), 0, UINT32_MAX,
+	  "a number of seconds" },
+	{ { "trim_delay", S | T | M }, KIND_U32, FIELD(trim_delay), 0, UINT32_MAX,
+	  "a number of seconds" },
+	{ { "compress_level", S | T | M }, KIND_LEVEL, FIELD(compress_level), 1, 19,
+	  "a zstd level from 1 to 19" },
+	{ { "recover", M }, KIND_RECOVER, FIELD(recover_accept_loss), 0, 0, NULL },
+	{ { "compress_threads", M }, KIND_U32, FIELD(compress_threads), 0, LSN_COMPRESS_THREADS_MAX,
+	  "a number of threads from 0 to 64" },
+	{ { "metrics_file", M }, KIND_PATH, FIELD(metrics_file), 0, 0, NULL },
 };
 #undef S
 #undef T
@@ -193,12 +206,16 @@ int lsn_config_set(struct lsn_config *cfg, const char *key, const char *value, c
 			return why_set(why, "%s must be always or fsync, not '%s'", key, value);
 		cfg->sync_always = strcmp(value, "always") == 0;
 		return 0;
+	case KIND_RECOVER:
+		if (strcmp(value, "refuse") != 0 && strcmp(value, "accept-loss") != 0)
+			return why_set(why, "%s must be refuse or accept-loss, not '%s'", key, value);
+		cfg->recover_accept_loss = strcmp(value, "accept-loss") == 0;
+		return 0;
 	case KIND_U32:
 	case KIND_U64:
 	case KIND_LEVEL:
 		if (lsn_parse_u64(value, &v) || v < k->min || v > k->max)
-			return why_set(why, "%s must be a number from %llu to %llu, not '%s'", key,
-				       (unsigned long long)k->min, (unsigned long long)k->max, value);
+			return why_set(why, "%s must be %s, not '%s'", key, k->what, value);
 		if (k->kind == KIND_U32)
 			*(uint32_t *)field = (uint32_t)v;
 		else if (k->kind == KIND_U64)
@@ -228,6 +245,9 @@ int lsn_config_get(const struct lsn_config *cfg, const char *key, char *buf, siz
 		break;
 	case KIND_SYNC:
 		snprintf(buf, n, "%s", cfg->sync_always ? "always" : "fsync");
+		break;
+	case KIND_RECOVER:
+		snprintf(buf, n, "%s", cfg->recover_accept_loss ? "accept-loss" : "refuse");
 		break;
 	case KIND_U32:
 		snprintf(buf, n, "%u", *(const uint32_t *)field);

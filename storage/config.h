@@ -8,7 +8,11 @@
  * archive's root, see storage/archive.h), archive_command=CMD,
  * archive_check_command=CMD, archive_timeout=SECONDS, segment_size=BYTES,
  * sync=always|fsync, auto_trim=SECONDS, trim_delay=SECONDS,
- * compress_level=N.  archive=none (or empty) means no archive.
+ * compress_level=N, recover=refuse|accept-loss (per mount only),
+ * compress_threads=N (mount only: threads that compress closed blocks;
+ * 0 = on the appending thread; default one per core), metrics_file=PATH
+ * (mount only: the Prometheus text file the daemon rewrites every 10 s).
+ * archive=none (or empty) means no archive.
  * Plain value object, no locking.
  */
 #ifndef LSN_CONFIG_H
@@ -47,7 +51,13 @@ struct lsn_config {
 	uint32_t auto_trim;              /* seconds, 0 = off */
 	uint32_t trim_delay;             /* seconds */
 	int compress_level;
+	/* recover=refuse|accept-loss (per mount): mount a store that came back
+	 * behind its control file (storage/control.h), logging the loss. */
+	bool recover_accept_loss;
+	uint32_t compress_threads;        /* 0: compress on the appending thread */
+	char metrics_file[PATH_MAX];     /* mount only: "" = none */
 };
+#define LSN_COMPRESS_THREADS_MAX 64
 
 /*
  * The keys.  STORED: kept in the store (mkfs, lsnfsctl config); TUNABLE:

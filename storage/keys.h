@@ -19,6 +19,9 @@
  *                                   payloads (always in the active segment)
  *   'H' <id> <hold name>         -> u64 reader hold
  *   'P' <id> <lsn>               -> snapshot meta; 'Q' <id> <lsn> <chunk> -> data
+ *   'G' <id> <lsn>               -> u64 inode, name: the staging file a commit
+ *                                   consumed, until it is unlinked (written
+ *                                   with the 'P' key; see storage/snapshot.c)
  *
  * Invariants: a log's segments tile [trim_point+1, tail] without gaps; the
  * last segment is the active one; B/X/R keys exist only inside retained

@@ -62,6 +62,12 @@ void lsn_log_free(struct lsn_log *log)
 		return;
 	pthread_mutex_destroy(&log->lock);
 	pthread_mutex_destroy(&log->snap_lock);
+	pthread_cond_destroy(&log->pend_done);
+	for (size_t i = 0; i < log->n_pend; i++) {
+		free(log->pend[i].copy);
+		free(log->pend[i].encoded);
+	}
+	free(log->pend);
 	free(log->segs);
 	free(log->open.lengths);
 	free(log->open.data);

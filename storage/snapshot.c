@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,14 @@
 static void snap_key(struct lsn_key *k, uint32_t id, uint64_t lsn)
 {
 	lsn_key_init(k, 'P');
+	lsn_key_u32(k, id);
+	lsn_key_u64(k, lsn);
+}
+
+/* 'G' <id> <lsn>: the staging file this commit consumes (see lsn_snapshot_commit). */
+static void consumed_key(struct lsn_key *k, uint32_t id, uint64_t lsn)
+{
+	lsn_key_init(k, 'G');
 	lsn_key_u32(k, id);
 	lsn_key_u64(k, lsn);
 }
@@ -170,8 +179,13 @@ int lsn_snapshot_commit(struct lsn_log *log, const char *path, uint64_t lsn)
 	unsigned char meta[SNAP_META_LEN];
 	rocksdb_writebatch_t *wb = NULL;
 	struct lsn_key k;
+	struct stat sb;
+	const char *base = strrchr(path, '/');
+	unsigned char *consumed = NULL;
+	size_t consumed_len;
 	int fd, rc;
 
+	base = base ? base + 1 : path;
 	pthread_mutex_lock(&log->snap_lock);
 	pthread_mutex_lock(&log->lock);
 	rc = commit_allowed(log, lsn);
@@ -188,7 +202,7 @@ int lsn_snapshot_commit(struct lsn_log *log, const char *path, uint64_t lsn)
 		rc = -errno;
 		goto out;
 	}
-	rc = write_chunks(log, fd, lsn, &s);
+	rc = fstat(fd, &sb) != 0 ? -errno : write_chunks(log, fd, lsn, &s);
 	close(fd);
 	if (rc)
 		goto out;
@@ -197,6 +211,20 @@ int lsn_snapshot_commit(struct lsn_log *log, const char *path, uint64_t lsn)
 	snap_key(&k, log->id, lsn);
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put(wb, lsn_key_data(&k), k.len, (const char *)meta, sizeof(meta));
+	/* Like rename(2), a crash must leave exactly one of the two names: the
+	 * batch that makes the snapshot exist also says which staging file it
+	 * consumed (inode and name), so that the next open removes that file
+	 * if the unlink below never happened (lsn_snapshot_gc). */
+	consumed_len = 8 + strlen(base);
+	consumed = malloc(consumed_len);
+	if (!consumed) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	lsn_put_be64(consumed, (uint64_t)sb.st_ino);
+	memcpy(consumed + 8, base, consumed_len - 8);
+	consumed_key(&k, log->id, lsn);
+	rocksdb_writebatch_put(wb, lsn_key_data(&k), k.len, (const char *)consumed, consumed_len);
 	/* The trim point may have moved while we were compressing. */
 	pthread_mutex_lock(&log->lock);
 	rc = commit_allowed(log, lsn);
@@ -211,13 +239,20 @@ int lsn_snapshot_commit(struct lsn_log *log, const char *path, uint64_t lsn)
 	}
 	if (rc)
 		goto out;
-	if (unlink(path) != 0)
+	if (unlink(path) != 0) {
 		lsn_diag(LSN_DIAG_WARN, "snapshot %llu committed but staging file %s stays: %s",
 			 (unsigned long long)lsn, path, strerror(errno));
+		goto out; /* the next open tries again */
+	}
+	/* Synced: the inode number may be reused by a new staging file. */
+	rocksdb_writebatch_clear(wb);
+	rocksdb_writebatch_delete(wb, lsn_key_data(&k), k.len);
+	lsn_store_write(st, st->wo_sync, wb, "snapshot staging consumed");
 out:
 	pthread_mutex_unlock(&log->snap_lock);
 	if (wb)
 		rocksdb_writebatch_destroy(wb);
+	free(consumed);
 	return rc;
 }
 
@@ -449,6 +484,55 @@ int lsn_snapshot_export(struct lsn_log *log, uint64_t lsn, int fd, uint64_t *siz
 	return 0;
 }
 
+/* Staging files whose commit went through but whose unlink did not (a
+ * crash in between): remove them, then their 'G' records. */
+static int remove_consumed(struct lsn_log *log)
+{
+	struct lsn_store *st = log->store;
+	rocksdb_iterator_t *it = rocksdb_create_iterator(st->db, st->ro);
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	char dir[PATH_MAX] = "", path[PATH_MAX + 256];
+	struct lsn_key k, hi;
+	size_t n = 0;
+	int rc = 0;
+
+	lsn_key_init(&k, 'G');
+	lsn_key_u32(&k, log->id);
+	for (rocksdb_iter_seek(it, lsn_key_data(&k), k.len); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const unsigned char *key = (const unsigned char *)rocksdb_iter_key(it, &klen);
+		const unsigned char *val = (const unsigned char *)rocksdb_iter_value(it, &vlen);
+		struct stat sb;
+
+		if (klen != k.len + 8 || memcmp(key, k.b, k.len) != 0)
+			break;
+		n++;
+		if (vlen <= 8 || vlen - 8 > 255 || memchr(val + 8, '/', vlen - 8) ||
+		    memchr(val + 8, '\0', vlen - 8))
+			continue; /* not a name we wrote: just drop the record */
+		if (!dir[0] && (rc = lsn_staging_dir(log, dir, sizeof(dir))) != 0)
+			break;
+		snprintf(path, sizeof(path), "%s/%.*s", dir, (int)(vlen - 8), (const char *)val + 8);
+		if (stat(path, &sb) == 0 && (uint64_t)sb.st_ino == lsn_get_be64(val)) {
+			if (unlink(path) != 0) {
+				rc = -errno;
+				break;
+			}
+			lsn_diag(LSN_DIAG_INFO, "log %s: removed staging file %s, committed before a crash",
+				 log->name, path);
+		}
+	}
+	rocksdb_iter_destroy(it);
+	if (!rc && n) {
+		hi = k;
+		lsn_key_successor(&hi);
+		rocksdb_writebatch_delete_range(wb, lsn_key_data(&k), k.len, lsn_key_data(&hi), hi.len);
+		rc = lsn_store_write(st, st->wo_sync, wb, "snapshot staging consumed");
+	}
+	rocksdb_writebatch_destroy(wb);
+	return rc;
+}
+
 int lsn_snapshot_gc(struct lsn_log *log)
 {
 	struct lsn_store *st = log->store;
@@ -457,8 +541,13 @@ int lsn_snapshot_gc(struct lsn_log *log)
 	struct lsn_snapshot_info info;
 	struct lsn_key k;
 	size_t orphans = 0;
-	int rc = 0;
+	int rc = remove_consumed(log);
 
+	if (rc) {
+		rocksdb_iter_destroy(it);
+		rocksdb_writebatch_destroy(wb);
+		return rc;
+	}
 	lsn_key_init(&k, 'Q');
 	lsn_key_u32(&k, log->id);
 	/* One seek per snapshot, not one step per chunk: mount must not read

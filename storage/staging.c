@@ -13,23 +13,6 @@
 #include "storage/snapshot.h"
 #include "storage/store_internal.h"
 
-int lsn_staging_dir(struct lsn_log *log, char *buf, size_t n)
-{
-	const char *root = lsn_store_path(log->store);
-	int len;
-
-	len = snprintf(buf, n, "%s/staging", root);
-	if (len < 0 || (size_t)len >= n)
-		return -ENAMETOOLONG;
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	len = snprintf(buf, n, "%s/staging/%u", root, log->id);
-	if (len < 0 || (size_t)len >= n)
-		return -ENAMETOOLONG;
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static int staging_path(struct lsn_log *log, const char *name, char *buf, size_t n)
 {
@@ -46,18 +29,28 @@ static int staging_path(struct lsn_log *log, const char *name, char *buf, size_t
 	return 0;
 }
 
+/* The path of staging file `name` and its lstat; only regular files are
+ * staged, anything else there is not ours (-ENOENT). */
+static int staging_file(struct lsn_log *log, const char *name, char *path, size_t n,
+			struct stat *real)
+{
+	int rc = staging_path(log, name, path, n);
+
+	if (rc)
+		return rc;
+	if (lstat(path, real) != 0)
+		return -errno;
+	return S_ISREG(real->st_mode) ? 0 : -ENOENT;
+}
+
 int lsn_staging_stat(struct lsn_log *log, const char *name, struct lsn_staging_stat *st)
 {
 	char path[PATH_MAX];
 	struct stat real;
-	int rc = staging_path(log, name, path, sizeof(path));
+	int rc = staging_file(log, name, path, sizeof(path), &real);
 
 	if (rc)
 		return rc;
-	if (lstat(path, &real) != 0)
-		return -errno;
-	if (!S_ISREG(real.st_mode))
-		return -ENOENT; /* only files are staged; anything else is not ours */
 	st->size = (uint64_t)real.st_size;
 	st->mtime_ns = (int64_t)real.st_mtim.tv_sec * 1000000000 + real.st_mtim.tv_nsec;
 	st->mode = real.st_mode & 07777;
@@ -176,13 +169,24 @@ int lsn_staging_commit(struct lsn_log *log, const char *name, uint64_t lsn)
 {
 	char path[PATH_MAX];
 	struct stat real;
-	int rc = staging_path(log, name, path, sizeof(path));
+	int rc = staging_file(log, name, path, sizeof(path), &real);
 
-	if (rc)
-		return rc;
-	if (lstat(path, &real) != 0)
-		return -errno;
-	if (!S_ISREG(real.st_mode))
-		return -EINVAL;
-	return lsn_snapshot_commit(log, path, lsn);
+	return rc ? rc : lsn_snapshot_commit(log, path, lsn);
+}
+
+int lsn_staging_remove_all(struct lsn_log *log)
+{
+	char dir[PATH_MAX];
+	char **names = NULL;
+	size_t n = 0;
+	int rc = lsn_staging_list(log, &names, &n);
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = lsn_staging_unlink(log, names[i]);
+	lsn_names_free(names, n);
+	if (rc == 0)
+		rc = lsn_staging_dir(log, dir, sizeof(dir));
+	if (rc == 0 && rmdir(dir) != 0)
+		rc = -errno;
+	return rc;
 }

@@ -22,8 +22,7 @@
 
 #include "storage/store.h"
 
-/* STORE/staging/<log id> (created on demand). */
-int lsn_staging_dir(struct lsn_log *log, char *buf, size_t n);
+/* lsn_staging_dir() (STORE/staging/<log id>) is in storage/store.h. */
 
 struct lsn_staging_stat {
 	uint64_t size;
@@ -43,6 +42,9 @@ int lsn_staging_chmod(struct lsn_log *log, const char *name, uint32_t mode);
 int lsn_staging_utimens(struct lsn_log *log, const char *name, const struct timespec times[2]);
 /* Names, unsorted; free with lsn_names_free. */
 int lsn_staging_list(struct lsn_log *log, char ***names, size_t *n);
+/* Remove every staging file of the log and its directory (after the log
+ * itself was removed: lsn_store_purge_log).  Best effort: the first error. */
+int lsn_staging_remove_all(struct lsn_log *log);
 /* Commit staging file `name` as snapshot `lsn` (see lsn_snapshot_commit). */
 int lsn_staging_commit(struct lsn_log *log, const char *name, uint64_t lsn);
 

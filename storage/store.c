@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "storage/control.h"
 #include "storage/diag.h"
 #include "storage/snapshot.h"
 #include "storage/store_internal.h"
@@ -39,7 +40,9 @@ static int store_make_options(struct lsn_store *st, bool create)
 	st->ro = rocksdb_readoptions_create();
 	st->wo = rocksdb_writeoptions_create();
 	st->wo_sync = rocksdb_writeoptions_create();
-	if (!st->opts || !st->table_opts || !st->cache || !st->ro || !st->wo || !st->wo_sync)
+	st->wo_nosync = rocksdb_writeoptions_create();
+	if (!st->opts || !st->table_opts || !st->cache || !st->ro || !st->wo || !st->wo_sync ||
+	    !st->wo_nosync)
 		return -ENOMEM;
 	rocksdb_block_based_options_set_block_cache(st->table_opts, st->cache);
 	rocksdb_block_based_options_set_block_size(st->table_opts, 64u << 10);
@@ -61,6 +64,7 @@ static int store_make_options(struct lsn_store *st, bool create)
 	rocksdb_options_set_target_file_size_base(st->opts, 64u << 20);
 	rocksdb_writeoptions_set_sync(st->wo_sync, 1);
 	rocksdb_writeoptions_set_sync(st->wo, 0);
+	rocksdb_writeoptions_set_sync(st->wo_nosync, 0);
 	/* A batch of many lines holds consecutive 'R' keys: insert with hints. */
 	rocksdb_writeoptions_set_memtable_insert_hint_per_batch(st->wo, 1);
 	return 0;
@@ -85,7 +89,9 @@ static void store_free(struct lsn_store *st)
 {
 	if (!st)
 		return;
+	lsn_compress_stop(st);
 	lsn_compactor_stop(st);
+	lsn_control_close(st); /* after a failed open; a no-op after lsn_store_close */
 	for (size_t i = 0; i < st->n_logs; i++)
 		lsn_log_free(st->logs[i]);
 	free(st->logs);
@@ -103,10 +109,15 @@ static void store_free(struct lsn_store *st)
 		rocksdb_writeoptions_destroy(st->wo);
 	if (st->wo_sync)
 		rocksdb_writeoptions_destroy(st->wo_sync);
+	if (st->wo_nosync)
+		rocksdb_writeoptions_destroy(st->wo_nosync);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* drops the flock */
 	pthread_rwlock_destroy(&st->logs_lock);
 	pthread_mutex_destroy(&st->cq_lock);
+	pthread_mutex_destroy(&st->ctl_lock);
+	pthread_cond_destroy(&st->ctl_cond);
+	pthread_mutex_destroy(&st->comp_lock);
 	pthread_cond_destroy(&st->cq_cond);
 	free(st->path);
 	free(st);
@@ -121,7 +132,10 @@ static struct lsn_store *store_alloc(const char *dir)
 	st->lock_fd = -1;
 	pthread_rwlock_init(&st->logs_lock, NULL);
 	pthread_mutex_init(&st->cq_lock, NULL);
+	pthread_mutex_init(&st->comp_lock, NULL);
 	pthread_cond_init(&st->cq_cond, NULL);
+	pthread_mutex_init(&st->ctl_lock, NULL);
+	pthread_cond_init(&st->ctl_cond, NULL);
 	st->path = strdup(dir);
 	if (!st->path) {
 		free(st);
@@ -217,6 +231,9 @@ int lsn_store_format(const char *dir, const struct lsn_config *cfg)
 	}
 	put_next_log_id(wb, 1);
 	rc = lsn_store_write(st, st->wo_sync, wb, "format");
+	if (rc)
+		goto out;
+	rc = lsn_control_write(dir, &(struct lsn_control){ 0 }); /* no logs claimed yet */
 	if (rc)
 		goto out;
 	/* The marker comes last: a directory without it is not a store. */
@@ -323,6 +340,7 @@ static struct lsn_log *log_alloc(struct lsn_store *st, const char *name, const u
 	log->created_ns = (int64_t)lsn_get_be64(meta + 12);
 	pthread_mutex_init(&log->lock, NULL);
 	pthread_mutex_init(&log->snap_lock, NULL);
+	pthread_cond_init(&log->pend_done, NULL);
 	return log;
 }
 
@@ -390,6 +408,35 @@ static int store_load_next_id(struct lsn_store *st)
 
 int lsn_store_open(const char *dir, struct lsn_store **out)
 {
+	return lsn_store_open_with(dir, NULL, 0, out);
+}
+
+/* "key=value" overrides that matter while opening (recover=...). */
+static int store_open_overrides(struct lsn_store *st, char *const *overrides, size_t n)
+{
+	char key[64], why[128];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(overrides[i], '=');
+		int rc;
+
+		if (!eq || (size_t)(eq - overrides[i]) >= sizeof(key))
+			return -EINVAL;
+		memcpy(key, overrides[i], (size_t)(eq - overrides[i]));
+		key[eq - overrides[i]] = '\0';
+		rc = lsn_store_override(st, key, eq + 1, why);
+		if (rc) {
+			lsn_diag(LSN_DIAG_ERR, "bad option %s: %s", overrides[i],
+				 rc == -ENOENT ? "unknown key" : why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int lsn_store_open_with(const char *dir, char *const *overrides, size_t n_overrides,
+			struct lsn_store **out)
+{
 	struct lsn_store *st = store_alloc(dir);
 	int rc;
 
@@ -408,6 +455,9 @@ int lsn_store_open(const char *dir, struct lsn_store **out)
 	rc = store_load_config(st);
 	if (rc)
 		goto out;
+	rc = store_open_overrides(st, overrides, n_overrides);
+	if (rc)
+		goto out;
 	atomic_store(&st->mode, (int)st->cfg.mode);
 	rc = store_load_next_id(st);
 	if (rc)
@@ -417,6 +467,12 @@ int lsn_store_open(const char *dir, struct lsn_store **out)
 		goto out;
 	if (st->cfg.sync_always)
 		rocksdb_writeoptions_set_sync(st->wo, 1);
+	/* What was loaded is claimed only once it is durable. */
+	rc = lsn_store_sync(st);
+	if (!rc)
+		rc = lsn_control_open(st);
+	if (rc)
+		goto out;
 	rc = lsn_compactor_start(st);
 	if (rc)
 		goto out;
@@ -434,6 +490,7 @@ void lsn_store_close(struct lsn_store *store)
 
 	if (!store)
 		return;
+	lsn_compress_stop(store); /* its last blocks are written before the flush */
 	lsn_compactor_stop(store);
 	if (store->db && atomic_load(&store->failed) == 0) {
 		/* Everything acknowledged is already in the WAL; make it durable,
@@ -446,6 +503,7 @@ void lsn_store_close(struct lsn_store *store)
 			lsn_rdb_errno(err, "close: flush");
 		rocksdb_flushoptions_destroy(fo);
 	}
+	lsn_control_close(store); /* claims what the sync above made durable */
 	store_free(store);
 }
 
@@ -570,6 +628,7 @@ int lsn_store_create_log(struct lsn_store *store, const char *name)
 		goto out; /* the log exists on disk; it is found at next mount */
 	store->next_log_id++;
 	log = NULL;
+	lsn_control_log_created(store); /* a failure only leaves the claim behind */
 out:
 	pthread_rwlock_unlock(&store->logs_lock);
 	if (wb)
@@ -589,7 +648,13 @@ static void delete_prefix(rocksdb_writebatch_t *wb, char tag, uint32_t id)
 	rocksdb_writebatch_delete_range(wb, lsn_key_data(&lo), lo.len, lsn_key_data(&hi), hi.len);
 }
 
-int lsn_store_remove_log(struct lsn_store *store, const char *name)
+/*
+ * Remove log `name` and everything of it (segments, blocks, holds,
+ * snapshots) in one synced batch: after a crash it is fully there or fully
+ * gone.  `purge` false: only a log whose records are all trimmed.
+ * snap_lock first, so that no snapshot commit of the log is half done.
+ */
+static int remove_log(struct lsn_store *store, const char *name, bool purge)
 {
 	rocksdb_writebatch_t *wb = NULL;
 	struct lsn_log *log;
@@ -599,16 +664,27 @@ int lsn_store_remove_log(struct lsn_store *store, const char *name)
 
 	if (!lsn_name_valid(name))
 		return -EINVAL;
+	rc = lsn_store_find_log(store, name, &log);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&log->snap_lock);
 	pthread_rwlock_wrlock(&store->logs_lock);
-	log = find_live(store, name);
-	if (!log) {
+	if (log->removed || find_live(store, name) != log) {
 		rc = -ENOENT;
 		goto out_unlocked_log;
 	}
 	pthread_mutex_lock(&log->lock);
 	tail = lsn_log_active(log)->last_lsn;
-	if (log->segs[0].first_lsn <= tail) {
+	if (!purge && log->segs[0].first_lsn <= tail) {
 		rc = -ENOTEMPTY; /* some record is still retained */
+		goto out;
+	}
+	/* The control file stops claiming the log before it goes. */
+	rc = lsn_control_log_removing(store, log);
+	if (rc)
+		goto out;
+	if (purge && log->n_holds > 0) {
+		rc = -EBUSY;
 		goto out;
 	}
 	wb = rocksdb_writebatch_create();
@@ -622,6 +698,7 @@ int lsn_store_remove_log(struct lsn_store *store, const char *name)
 	delete_prefix(wb, 'H', log->id);
 	delete_prefix(wb, 'P', log->id);
 	delete_prefix(wb, 'Q', log->id);
+	delete_prefix(wb, 'G', log->id);
 	rc = lsn_store_write(store, store->wo_sync, wb, "remove log");
 	if (!rc)
 		log->removed = true;
@@ -629,9 +706,34 @@ out:
 	pthread_mutex_unlock(&log->lock);
 out_unlocked_log:
 	pthread_rwlock_unlock(&store->logs_lock);
+	pthread_mutex_unlock(&log->snap_lock);
 	if (wb)
 		rocksdb_writebatch_destroy(wb);
+	if (!rc && purge) {
+		/* The space comes back in the background, as after a trim. */
+		static const char tags[] = "BPQRSX";
+
+		for (const char *t = tags; *t; t++) {
+			struct lsn_key lo, hi;
+
+			lsn_key_init(&lo, *t);
+			lsn_key_u32(&lo, log->id);
+			hi = lo;
+			lsn_key_successor(&hi);
+			lsn_compactor_enqueue(store, &lo, &hi);
+		}
+	}
 	return rc;
+}
+
+int lsn_store_remove_log(struct lsn_store *store, const char *name)
+{
+	return remove_log(store, name, false);
+}
+
+int lsn_store_purge_log(struct lsn_store *store, const char *name)
+{
+	return remove_log(store, name, true);
 }
 
 int lsn_store_list_logs(struct lsn_store *store, char ***names, size_t *n)

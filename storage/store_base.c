@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "storage/control.h"
 #include "storage/diag.h"
 #include "storage/store_internal.h"
 
@@ -53,12 +55,18 @@ int lsn_store_write(struct lsn_store *st, const rocksdb_writeoptions_t *wo,
 int lsn_store_sync(struct lsn_store *st)
 {
 	int rc = atomic_load(&st->failed);
+	struct lsn_control_mark mark;
 	char *err = NULL;
 
 	if (rc)
 		return rc;
+	/* What is appended now is durable once the WAL sync returns: the
+	 * control file may claim it from then on (storage/control.h). */
+	lsn_control_mark_appended(st, &mark);
 	rocksdb_flush_wal(st->db, 1, &err);
-	return err ? store_poison(st, lsn_rdb_errno(err, "sync"), "sync") : 0;
+	rc = err ? store_poison(st, lsn_rdb_errno(err, "sync"), "sync") : 0;
+	lsn_control_mark_durable(&mark, rc);
+	return rc;
 }
 
 const struct lsn_config *lsn_store_config(const struct lsn_store *store)
@@ -90,4 +98,22 @@ void lsn_names_free(char **names, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+int lsn_staging_dir(struct lsn_log *log, char *buf, size_t n)
+{
+	const char *root = lsn_store_path(log->store);
+	int len;
+
+	len = snprintf(buf, n, "%s/staging", root);
+	if (len < 0 || (size_t)len >= n)
+		return -ENAMETOOLONG;
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	len = snprintf(buf, n, "%s/staging/%u", root, log->id);
+	if (len < 0 || (size_t)len >= n)
+		return -ENAMETOOLONG;
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
 }

@@ -12,6 +12,7 @@
 #include "storage/keys.h"
 #include "storage/rdb.h"
 #include "storage/store.h"
+#include "storage/workq.h"
 
 /* Value of an 'S' key. */
 #define LSN_SEG_META_LEN 44
@@ -36,6 +37,36 @@ struct lsn_open_block {
 	uint32_t n_chunks, cap_chunks;
 };
 
+/*
+ * A block cut from the front of the open block (it reached
+ * LSN_BLOCK_TARGET) and not yet written compressed.  Its records stay in
+ * the open block buffer and under their own 'R' keys (exactly n_chunks of
+ * them: the append that cuts a block ends an 'R' key there) until one
+ * batch writes the block, its 'X' key and the segment's 'S' as of its end
+ * (`closed`) and deletes those 'R' keys (storage/log_compress.c).  Blocks
+ * are written in order, so 'S' always ends at the last written block and
+ * recovery (lsn_log_load) is unchanged: whatever is still under 'R' keys
+ * is the open block.
+ */
+enum lsn_pending_state {
+	LSN_PENDING_QUEUED,   /* waiting for a compressor; `copy` owned here */
+	LSN_PENDING_BUSY,     /* a compressor works on its own copy */
+	LSN_PENDING_DONE,     /* `encoded` ready (NULL: compressing failed) */
+};
+struct lsn_pending {
+	uint64_t first_lsn;
+	uint32_t count;
+	uint32_t n_chunks;
+	size_t len;                      /* payload bytes */
+	uint64_t seg_offset, index_offset;
+	struct lsn_segment_info closed;  /* the segment as of the block's end */
+	enum lsn_pending_state state;
+	bool submitted;                  /* a compressor job names it */
+	unsigned char *copy;             /* u32 lengths[count], then the payload */
+	unsigned char *encoded;
+	size_t encoded_len;
+};
+
 struct lsn_log {
 	struct lsn_store *store;
 	char name[LSN_NAME_MAX + 1];
@@ -51,8 +82,19 @@ struct lsn_log {
 	struct lsn_segment_info *segs;  /* oldest first; last is active */
 	size_t n_segs, cap_segs;
 	struct lsn_open_block open;
+	struct lsn_pending *pend;       /* the open block's cut blocks, oldest first */
+	size_t n_pend, cap_pend;
+	size_t pend_bytes;              /* their payload bytes */
+	pthread_cond_t pend_done;       /* with `lock`: pending blocks were written */
 	struct lsn_hold *holds;
 	size_t n_holds;
+
+	/* Durability bookkeeping for the control file (storage/control.h):
+	 * the tail of the last append that returned, the highest tail known
+	 * durable, and the trim point the control writer last saw. */
+	_Atomic uint64_t appended_tail;
+	_Atomic uint64_t durable_tail;
+	_Atomic uint64_t seen_trim;
 };
 
 /* A key range freed by a trim, waiting for the compactor. */
@@ -71,6 +113,7 @@ struct lsn_store {
 	rocksdb_readoptions_t *ro;
 	rocksdb_writeoptions_t *wo;      /* per config: sync or not */
 	rocksdb_writeoptions_t *wo_sync; /* always sync (metadata, fsync) */
+	rocksdb_writeoptions_t *wo_nosync; /* never sync (blocks whose records are durable already) */
 	struct lsn_config cfg;
 	/* First write error (negative errno), or 0.  After RocksDB reports a
 	 * write error its WAL writer must not be used again (Debian's build
@@ -83,6 +126,21 @@ struct lsn_store {
 	struct lsn_log **logs;           /* sorted by name, includes removed */
 	size_t n_logs, cap_logs;
 	uint32_t next_log_id;
+
+	/* The control file writer (storage/control.c).  ctl_lock guards the
+	 * file and the fields below; lock order logs_lock -> log->lock -> ctl_lock. */
+	pthread_mutex_t ctl_lock;
+	pthread_cond_t ctl_cond;
+	pthread_t ctl_thread;
+	bool ctl_started, ctl_stop;
+	_Atomic uint64_t ctl_gen;        /* bumped when a durable tail moves */
+	_Atomic uint64_t ctl_written_gen; /* ctl_gen the file reflects */
+	/* Block compressors (storage/log_compress.c), started at the first
+	 * block when cfg.compress_threads > 0.  comp_lock guards starting and
+	 * stopping them (a leaf, never held with a log's lock). */
+	pthread_mutex_t comp_lock;
+	struct lsn_workq compressors;
+	bool comp_stopped;
 
 	/* Background compaction of trimmed ranges (storage/compactor.c). */
 	pthread_t compactor;
@@ -114,6 +172,19 @@ int lsn_store_sync(struct lsn_store *st);
 void lsn_compactor_enqueue(struct lsn_store *st, const struct lsn_key *lo, const struct lsn_key *hi);
 int lsn_compactor_start(struct lsn_store *st);
 void lsn_compactor_stop(struct lsn_store *st);
+
+/* ---- storage/log_compress.c ---- */
+/* Hand the log's QUEUED pending blocks to the compressors (or compress
+ * them here when there are none); log->lock held. */
+void lsn_compress_submit(struct lsn_log *log);
+/* Write the finished pending blocks at the front, in one batch; log->lock held. */
+void lsn_compress_commit_ready(struct lsn_log *log);
+/* Wait (log->lock held, released while waiting) while the log has too many
+ * blocks waiting for compression: an ingest cannot outrun the compressors
+ * by more than a few blocks of memory. */
+void lsn_compress_backpressure(struct lsn_log *log);
+/* Finish every queued compression and stop the threads. */
+void lsn_compress_stop(struct lsn_store *st);
 
 /* Load segments, open block and holds of a log (at open). */
 int lsn_log_load(struct lsn_log *log);

@@ -125,12 +125,15 @@ static uint64_t lsn_trim_settle_age(const struct lsn_trim_settle *s, uint64_t po
 
 enum lsn_trim_limit { LIMIT_STRATEGY, LIMIT_PERSISTED, LIMIT_HOLD };
 
+/* `hold`: index of the limiting hold when by == LIMIT_HOLD. */
 static void lsn_trim_describe(const struct lsn_trim_input *in, enum lsn_trim_strategy strategy,
-			      enum lsn_trim_limit by, uint64_t point, char *reason)
+			      enum lsn_trim_limit by, size_t hold, uint64_t point, char *reason)
 {
 	uint64_t tail = in->tail_lsn;
 
-	if (by == LIMIT_HOLD) {
+	if (by == LIMIT_HOLD && in->hold_names && in->hold_names[hold]) {
+		lsn_trim_say(reason, "reader hold %s at %" PRIu64, in->hold_names[hold], point);
+	} else if (by == LIMIT_HOLD) {
 		lsn_trim_say(reason, "a reader hold at %" PRIu64, point);
 	} else if (by == LIMIT_PERSISTED) {
 		lsn_trim_say(reason, "persisted_lsn %" PRIu64 " is below archived %" PRIu64,
@@ -164,6 +167,7 @@ static void lsn_trim_describe(const struct lsn_trim_input *in, enum lsn_trim_str
 void lsn_trim_decide(const struct lsn_trim_input *in, struct lsn_trim_decision *out)
 {
 	enum lsn_trim_limit by = LIMIT_STRATEGY;
+	size_t hold = 0;
 	uint64_t point = 0;
 	uint64_t safe;
 
@@ -183,13 +187,14 @@ void lsn_trim_decide(const struct lsn_trim_input *in, struct lsn_trim_decision *
 		if (in->holds[i] < point) {
 			point = in->holds[i];
 			by = LIMIT_HOLD;
+			hold = i;
 		}
 	}
 	if (point > in->tail_lsn)
 		point = in->tail_lsn;
 	out->raw_lsn = point;
 	if (point < in->tail_lsn)
-		lsn_trim_describe(in, out->strategy, by, point, out->reason);
+		lsn_trim_describe(in, out->strategy, by, hold, point, out->reason);
 
 	safe = point;
 	if (safe > 0 && !lsn_trim_elapsed(in->mounted_at, in->now, in->trim_delay)) {

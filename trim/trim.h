@@ -78,6 +78,8 @@ struct lsn_trim_input {
 	uint64_t archived_lsn;   /* highest LSN covered by a *verified* archived snapshot */
 	uint64_t persisted_lsn;  /* 0 when never set */
 	const uint64_t *holds;   /* reader holds, any order */
+	const char *const *hold_names; /* NULL, or a name per hold (same order): the
+				        * reason then names the hold that limits */
 	size_t n_holds;
 	uint64_t now;            /* seconds, same clock as mounted_at and settle */
 	uint64_t mounted_at;

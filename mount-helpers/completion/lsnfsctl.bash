@@ -43,6 +43,7 @@ _lsnfsctl() {
 	status) flags='--json' ;;
 	snapshot) flags='--archived --timeout' ;;
 	hold) flags='--remove' ;;
+	remove-log) flags='--yes' ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$flags --help" -- "$cur"))
@@ -64,7 +65,13 @@ _lsnfsctl() {
 			sed -n 's/^user\.lsnfs\.hold\.\([^=]*\)=.*/\1/p')
 		;;
 	hold:2) what=words words='--remove' ;;
-	status:* | trim:* | mode:* | snapshot:* | persisted:* | seal:* | hold:*) what=none ;;
+	remove-log:1)
+		# The logs of the mount point given before.
+		what=words
+		words=$(cd -- "$log" 2>/dev/null && for d in */; do [[ -d $d ]] && printf '%s\n' "${d%/}"; done)
+		;;
+	status:* | trim:* | mode:* | snapshot:* | persisted:* | seal:* | hold:* | metrics:* | remove-log:*)
+		what=none ;;
 	*) what=files ;; # a command this file does not know: offer paths
 	esac
 	case $what in

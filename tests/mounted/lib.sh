@@ -14,6 +14,7 @@
 #   daemon_pid MNT, daemon_log MNT
 #   fail, note, softly, assert_eq, assert_ne, assert_ge, assert_match, assert_file_eq,
 #   assert_errno CMD... EXPECTED_TEXT   (EXPECTED_TEXT is an ERE, e.g. "A|B")
+#   test_case "WHAT IT CHECKS" FUNC [ARG...]   one named step (see below)
 #   xattr_get PATH NAME, lsn_attr PATH SHORTNAME, tail_of LOG
 #   seg_names LOG, log_state LOG
 set -euo pipefail
@@ -68,6 +69,30 @@ softly() {
 	if ! ("$@"); then
 		_SOFT_FAILURES=$((_SOFT_FAILURES + 1))
 		printf '  (continuing after the failure above)\n' >&2
+	fi
+}
+
+# test_case "what it checks" FUNC [ARG...]: one named step, in the manner of
+# git's test_expect_success.  FUNC runs in a subshell with errexit; the step
+# prints "ok N - what" or "not ok N - what", a failure is counted (the test
+# fails at its end) and the steps after it still run.  A step must not
+# mount or unmount (the subshell's bookkeeping would be lost): do that
+# between steps.
+_CASES=0
+test_case() {
+	local name=$1 rc=0
+	shift
+	_CASES=$((_CASES + 1))
+	(
+		set -e
+		trap - EXIT
+		"$@"
+	) || rc=$?
+	if ((rc == 0)); then
+		printf 'ok %d - %s\n' "$_CASES" "$name"
+	else
+		printf 'not ok %d - %s (exit %d)\n' "$_CASES" "$name" "$rc" >&2
+		_SOFT_FAILURES=$((_SOFT_FAILURES + 1))
 	fi
 }
 

@@ -4,8 +4,9 @@
 #
 #   BUILD=$PWD/build tests/mounted/run-all.sh [test_name ...]
 #
-# Each test runs under `timeout 120`; prints PASS/FAIL per test (with the
-# failing test's output) and ends with "N passed, N failed".  Needs /dev/fuse
+# Each test runs under `timeout 120`, MOUNTED_JOBS (default 2) at a time;
+# prints PASS/FAIL per test (with the failing test's output) and ends with
+# "N passed, N failed".  Needs /dev/fuse
 # and fusermount3: without them it fails loudly rather than skipping.
 set -uo pipefail
 
@@ -43,16 +44,25 @@ else
 	tests=("$here"/test_*.sh)
 fi
 
+# Tests run MOUNTED_JOBS at a time (default 2: they mostly wait on the
+# daemon and the clock); each test's output is kept and shown when it ends.
+jobs=${MOUNTED_JOBS:-2}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run-all.sh: MOUNTED_JOBS must be a positive number" >&2; exit 2; }
 passed=0
 failed=0
-out=$(mktemp "${TMPDIR:-/tmp}/lsnfs-run-all.XXXXXX")
-trap 'rm -f "$out"' EXIT
-for t in "${tests[@]}"; do
+results=$(mktemp -d "${TMPDIR:-/tmp}/lsnfs-run-all.XXXXXX")
+trap 'rm -rf "$results"' EXIT
+
+run_one() { # TEST: writes $results/NAME.out and NAME.rc
+	local t=$1 name rc=0 start=$SECONDS
 	name=$(basename "$t" .sh)
-	start=$SECONDS
-	rc=0
-	timeout -k 10 120 bash "$t" >"$out" 2>&1 </dev/null || rc=$?
-	secs=$((SECONDS - start))
+	timeout -k 10 120 bash "$t" >"$results/$name.out" 2>&1 </dev/null || rc=$?
+	echo "$rc $((SECONDS - start))" >"$results/$name.rc"
+}
+
+report() { # NAME
+	local name=$1 rc secs why
+	read -r rc secs <"$results/$name.rc"
 	if ((rc == 0)); then
 		echo "PASS $name (${secs}s)"
 		passed=$((passed + 1))
@@ -60,9 +70,28 @@ for t in "${tests[@]}"; do
 		why="exit $rc"
 		((rc == 124 || rc == 137)) && why="timed out after 120 s"
 		echo "FAIL $name ($why, ${secs}s)"
-		sed 's/^/    | /' "$out"
+		sed 's/^/    | /' "$results/$name.out"
 		failed=$((failed + 1))
 	fi
+}
+
+declare -A running=() # pid -> test name
+for t in "${tests[@]}"; do
+	while ((${#running[@]} >= jobs)); do
+		wait -n || true
+		for pid in "${!running[@]}"; do
+			if ! kill -0 "$pid" 2>/dev/null; then
+				report "${running[$pid]}"
+				unset "running[$pid]"
+			fi
+		done
+	done
+	run_one "$t" &
+	running[$!]=$(basename "$t" .sh)
+done
+wait
+for pid in "${!running[@]}"; do
+	report "${running[$pid]}"
 done
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -56,6 +56,8 @@ bad_usage 2 "mode must be" "$MKFS" --mode both "$T/a"
 bad_usage 2 "missing COMMAND" "$CTL"
 bad_usage 2 "unknown command 'bogus'" "$CTL" bogus
 bad_usage 2 "status: unknown option '--bogus'" "$CTL" status / --bogus
+bad_usage 2 "unknown option '--bogus'" "$LSNFS" --bogus "$T/s" "$T/m"
+bad_usage 2 "unknown option '-o nosuch'" "$LSNFS" "$T/s" "$T/m" -o ro,nosuch
 bad_usage 1 "missing STORE and MOUNTPOINT" "$MOUNTH"
 bad_usage 1 "missing MOUNTPOINT" "$MOUNTH" "$T/s"
 bad_usage 1 "unknown option '--bogus'" "$MOUNTH" --bogus "$T/s" "$T/m"
@@ -103,7 +105,7 @@ lines() { printf '%s\n' "$@"; }
 
 note "lsnfsctl completion: every command in lsnfsctl --help, options, words, paths"
 cmds=$("$CTL" --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' | sort -u)
-for c in status trim snapshot hold persisted seal mode; do
+for c in status trim snapshot hold persisted seal mode metrics remove-log; do
 	grep -qx "$c" <<<"$cmds" || fail "lsnfsctl --help does not list $c: $cmds"
 done
 assert_eq "$(ctl_complete '')" "$(printf '%s\n' $cmds help --help --version | sort)" "lsnfsctl <TAB>"
@@ -123,6 +125,9 @@ assert_eq "$(ctl_complete status "$T/M/p")" "$(lines "$T/M/p0" "$T/M/p1")" "lsnf
 assert_eq "$(ctl_complete hold "$T/M/p0" '')" "$(lines backup replica-2)" "lsnfsctl hold LOG <TAB>: its holds"
 assert_eq "$(ctl_complete hold "$T/M/p1" '')" "" "lsnfsctl hold LOG-without-holds <TAB>"
 assert_eq "$(ctl_complete hold "$T/M/p0" backup '')" "--remove" "lsnfsctl hold LOG NAME <TAB>"
+assert_eq "$(ctl_complete remove-log "$T/M" '')" "$(lines p0 p1)" "lsnfsctl remove-log MNT <TAB>: its logs"
+assert_eq "$(ctl_complete remove-log "$T/M" p0 --)" "$(lines --help --yes)" "lsnfsctl remove-log MNT LOG --<TAB>"
+assert_eq "$(ctl_complete metrics "$T/M" '')" "" "lsnfsctl metrics MNT <TAB>"
 touch "$T/state.bin"
 assert_eq "$(ctl_complete snapshot "$T/M/p0" 3 "$T/state.")" "$T/state.bin" "snapshot LOG LSN <file TAB>"
 umount_fs "$T/M"

@@ -46,9 +46,23 @@ if [l["name"] for l in doc["logs"]] != dirs:
     sys.exit("logs %r, directories %r" % ([l["name"] for l in doc["logs"]], dirs))
 nums = ["first_lsn", "tail_lsn", "trim_point", "persisted_lsn", "archived_lsn", "safe_trim_lsn"]
 for l in doc["logs"]:
-    if list(l) != ["name"] + nums + ["strategy", "blocked"]:
+    details = ["segments", "logical_bytes", "stored_bytes", "holds", "snapshots_unarchived"]
+    if list(l) != ["name"] + nums + ["strategy", "blocked"] + details:
         sys.exit("log keys %r" % list(l))
     p = os.path.join(mnt, l["name"])
+    for n in ("segments", "logical_bytes"):
+        if type(l[n]) is not int or l[n] != int(attr(p, n)):
+            sys.exit("%s %s: json %r, getfattr %r" % (l["name"], n, l[n], attr(p, n)))
+    if type(l["stored_bytes"]) is not int:
+        sys.exit("stored_bytes %r" % l["stored_bytes"])
+    holds = " ".join("%s=%d" % (h["name"], h["lsn"]) for h in l["holds"])
+    if holds != attr(p, "holds"):
+        sys.exit("%s holds: json %r, getfattr %r" % (l["name"], l["holds"], attr(p, "holds")))
+    un = "\n".join("%d %s" % (u["lsn"], "failed: " + u["reason"] if u["state"] == "failed"
+                              else "pending") for u in l["snapshots_unarchived"])
+    if un != attr(p, "snapshots_unarchived"):
+        sys.exit("%s unarchived: json %r, getfattr %r" % (l["name"], l["snapshots_unarchived"],
+                                                           attr(p, "snapshots_unarchived")))
     for n in nums:
         if type(l[n]) is not int or l[n] != int(attr(p, n)):
             sys.exit("%s %s: json %r, getfattr %r" % (l["name"], n, l[n], attr(p, n)))
@@ -59,7 +73,9 @@ EOF
 }
 
 # `lsnfsctl status` (the table) against getfattr; every line but the archive
-# line within 80 columns; each blocked text (unwrapped) equal to trim_blocked.
+# line within 80 columns; each blocked text (unwrapped) equal to trim_blocked;
+# the details lines (segments and sizes, holds, snapshots not archived) equal
+# to their xattrs.
 check_table() { # MNT
 	"$CTL" status "$1" >"$T/status.txt" || fail "lsnfsctl status $1 failed"
 	python3 - "$1" "$T/status.txt" <<'EOF' || { cat "$T/status.txt" >&2; fail "status table does not match getfattr"; }
@@ -105,14 +121,32 @@ rows, i = [], 3
 while i < len(lines):
     f = lines[i].split()
     i += 1
-    blocked = []
+    items = []  # indented details: "    what: ..." with deeper continuation lines
     while i < len(lines) and lines[i].startswith(" "):
-        blocked.append(lines[i].strip())
+        if lines[i].startswith("    ") and lines[i][4] != " ":
+            items.append(lines[i].strip())
+        else:
+            items[-1] += " " + lines[i].strip()
         i += 1
-    rows.append((f, " ".join(blocked)))
+    rows.append((f, items))
 if [r[0][0] for r in rows] != dirs:
     sys.exit("rows %r, directories %r" % ([r[0][0] for r in rows], dirs))
-for f, blocked in rows:
+import re
+for f, items in rows:
+    p = os.path.join(mnt, f[0])
+    blocked = next((x for x in items if x.startswith("blocked: ")), "")
+    sizes = [x for x in items if x.startswith("segments ")]
+    if len(sizes) != 1 or not re.fullmatch(r"segments %s, logical [0-9.]+ [KMGT]?i?B, stored [0-9.]+ [KMGT]?i?B"
+                                           % attr(p, "segments"), sizes[0]):
+        sys.exit("%s: sizes line %r (segments %s)" % (f[0], sizes, attr(p, "segments")))
+    holds = ", ".join("%s at %s" % tuple(h.split("=")) for h in attr(p, "holds").split())
+    got = [x for x in items if x.startswith("holds: ")]
+    if got != (["holds: " + holds] if holds else []):
+        sys.exit("%s: holds %r, getfattr %r" % (f[0], got, holds))
+    un = [" ".join(("snapshot " + u.replace(" ", ": ", 1)).split())
+          for u in attr(p, "snapshots_unarchived").split("\n") if u]
+    if [x for x in items if x.startswith("snapshot ")] != un:
+        sys.exit("%s: snapshots %r, getfattr %r" % (f[0], items, un))
     p = os.path.join(mnt, f[0])
     want = [f[0]] + [attr(p, n) for n in ("first_lsn", "tail_lsn", "trim_point", "persisted_lsn",
                                          "archived_lsn", "safe_trim_lsn", "trim_strategy")]
@@ -187,7 +221,7 @@ expect_ctl 0 "hold backup at LSN 2" hold "$M/p0" backup 2
 assert_eq "$(xattr_get "$M/p0" user.lsnfs.hold.backup)" "2" "hold xattr"
 assert_eq "$(lsn_attr "$M/p0" safe_trim_lsn)" "2" "safe trim LSN under a hold"
 check_json "$M"
-expect_ctl 1 "trim of .*p0 to 7 refused: it is above the safe trim LSN 2 \(strategy archived\): a reader hold at 2" \
+expect_ctl 1 "trim of .*p0 to 7 refused: it is above the safe trim LSN 2 \(strategy archived\): reader hold backup at 2" \
 	trim "$M/p0" 7
 assert_eq "$(lsn_attr "$M/p0" trim_point)" "0" "trim point after a refused trim"
 expect_ctl 0 "hold backup removed" hold "$M/p0" backup --remove

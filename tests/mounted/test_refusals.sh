@@ -159,7 +159,7 @@ assert_eq "$(lsn_attr "$L" first_lsn) $(tail_of "$L") $(lsn_attr "$L" trim_point
 
 note "getfattr -d -m - lists every attribute of a log"
 names=$(getfattr --absolute-names -d -m - "$L" | grep -o '^user\.lsnfs\.[a-z_.]*' | sort | tr '\n' ' ')
-assert_eq "$names" "user.lsnfs.archived_lsn user.lsnfs.first_lsn user.lsnfs.persisted_lsn user.lsnfs.safe_trim_lsn user.lsnfs.tail_lsn user.lsnfs.trim_blocked user.lsnfs.trim_point user.lsnfs.trim_strategy " \
+assert_eq "$names" "user.lsnfs.archived_lsn user.lsnfs.first_lsn user.lsnfs.holds user.lsnfs.logical_bytes user.lsnfs.persisted_lsn user.lsnfs.safe_trim_lsn user.lsnfs.segments user.lsnfs.snapshots_unarchived user.lsnfs.stored_bytes user.lsnfs.tail_lsn user.lsnfs.trim_blocked user.lsnfs.trim_point user.lsnfs.trim_strategy " \
 	"attributes of a log"
 
 note "hold.NAME: set, get, listed, removed with setfattr -x"

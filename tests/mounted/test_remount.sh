@@ -26,7 +26,8 @@ setfattr -n user.lsnfs.hold.backup -v 300 "$M/a"
 setfattr -n user.lsnfs.seal -v 1 "$M/b"
 
 # Everything a user can observe, except the engine's live answers
-# (safe_trim_lsn / trim_blocked depend on time since mount).
+# (safe_trim_lsn / trim_blocked depend on time since mount) and the
+# stored-bytes estimate (RocksDB flushes what it recovers at open).
 snapshot() { # MNT -> stdout
 	local m=$1 log f
 	cd "$m"
@@ -34,7 +35,7 @@ snapshot() { # MNT -> stdout
 	for log in *; do
 		echo "== $log"
 		getfattr --absolute-names -d -m - "$log" | grep -v '^# file' |
-			grep -Ev '^user\.lsnfs\.(safe_trim_lsn|trim_blocked)='
+			grep -Ev '^user\.lsnfs\.(safe_trim_lsn|trim_blocked|stored_bytes)='
 		for f in "$log"/segments/* "$log"/index/*; do
 			printf '%s %s %s %s\n' "$f" "$(stat -c '%s %Y' "$f")" \
 				"$(md5sum <"$f" | cut -d' ' -f1)" "$(stat -c %A "$f")"

@@ -381,7 +381,7 @@ struct raw_block {
 
 Test(store, corrupt_block_in_store)
 {
-	static unsigned char data[1 << 20];
+	static unsigned char data[8 * LSN_BLOCK_TARGET];
 	static char index[64 * 2000];
 	static const char *const damage[] = { "none", "flip", "truncate", "other block" };
 	struct raw_block blk[MAX_BLOCKS];
@@ -398,7 +398,7 @@ Test(store, corrupt_block_in_store)
 
 	fx_open(0);
 	log = fx_create("c");
-	while (len < 900 * 1024) {
+	while (len < 7 * LSN_BLOCK_TARGET) {
 		size_t n = 500 + rnd_below(2500);
 		for (size_t i = 0; i < n; i++)
 			data[len + i] = (unsigned char)("0123456789 abcdef\n"[rnd_below(18)]);

@@ -30,6 +30,7 @@ struct decide_case {
 	bool others;
 	uint64_t tail, trim_point, archived, persisted;
 	uint64_t holds[MAX_HOLDS];
+	const char *hold_names[MAX_HOLDS]; /* all NULL: the engine gets no names */
 	size_t n_holds;
 	bool startup; /* use now/mounted_at/delay below instead of the defaults */
 	uint64_t now, mounted_at, delay;
@@ -99,6 +100,17 @@ static const struct decide_case decide_cases[] = {
 	  .persisted = 120,
 	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 120, .want_safe = 120,
 	  .want_reason = "persisted_lsn 120 is below archived 300" },
+	/* holds, named: the reason names the one that limits */
+	{ .name = "named holds: the limiting hold is named",
+	  .mode = LSN_TRIM_MODE_SINGLE, .archive = true, .tail = 5000, .archived = 4000,
+	  .holds = { 3900, 3300, 3600 }, .hold_names = { "cdc", "backup", "replica" }, .n_holds = 3,
+	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 3300, .want_safe = 3300,
+	  .want_reason = "hold backup at 3300", .not_in_reason = "cdc" },
+	{ .name = "named hold above the point is not named",
+	  .mode = LSN_TRIM_MODE_SINGLE, .archive = true, .tail = 500, .archived = 300,
+	  .holds = { 450 }, .hold_names = { "backup" }, .n_holds = 1,
+	  .want_strategy = LSN_TRIM_ARCHIVED, .want_raw = 300, .want_safe = 300,
+	  .want_reason = "covers 300 of tail 500", .not_in_reason = "backup" },
 	/* holds */
 	{ .name = "several holds: the lowest wins",
 	  .mode = LSN_TRIM_MODE_CLUSTER, .archive = true, .tail = 500, .archived = 400,
@@ -228,6 +240,7 @@ static void decide_case(const struct decide_case *c, struct lsn_trim_decision *d
 		.archived_lsn = c->archived,
 		.persisted_lsn = c->persisted,
 		.holds = c->holds,
+		.hold_names = c->hold_names[0] ? c->hold_names : NULL,
 		.n_holds = c->n_holds,
 		.now = c->startup ? c->now : NOW,
 		.mounted_at = c->startup ? c->mounted_at : 0,

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""tests/fuzz/make_seeds.py - writes the seed corpus (tests/fuzz/corpus/).
+
+Run once when a format changes; the output is kept in the repository.
+Seeds are valid inputs of each parser plus a few typical damages, so the
+fuzzer starts from the real formats (see each fuzz_*.c for its input).
+"""
+import os
+import struct
+import subprocess
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def zstd(raw):
+    return subprocess.run(["zstd", "-q", "-c", "--content-size", "-"], input=raw,
+                          stdout=subprocess.PIPE, check=True).stdout
+
+
+def block(first, records, seg_off=0, idx_off=0):
+    raw = b"".join(struct.pack("<I", len(r)) for r in records) + b"".join(records)
+    frame = zstd(raw)
+    body = struct.pack("<QIIQQ", first, len(records), sum(map(len, records)), seg_off, idx_off) + frame
+    return struct.pack("<II", 0x3142534C, crc32c(body)) + body
+
+
+def put(name, target, data):
+    d = os.path.join(here, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def control(lines):
+    text = b"lsnfs-control 1\n" + b"".join(lines)
+    return text + b"end %08x\n" % crc32c(text)
+
+
+def kv(tag, suffix, value=None):
+    tags = "MCLSBXRHPQG"
+    op = 1 if value is None else 0
+    out = bytes([op, tags.index(tag), len(suffix)]) + suffix
+    if value is not None:
+        out += struct.pack("<H", len(value)) + value
+    return out
+
+
+def main():
+    recs = [b"rec %d\n" % i for i in range(20)]
+    put("block-20", "block", block(1, recs))
+    put("block-empty", "block", block(7, []))
+    put("block-big", "block", block(100, [b"x" * 5000, b"", b"y" * 3], 4096, 300))
+    b = bytearray(block(1, recs))
+    b[50] ^= 0xFF
+    put("block-flipped", "block", bytes(b))
+    put("block-short", "block", block(1, recs)[:45])
+    put("chunk", "block", struct.pack("<H", 12) + zstd(b"hello world\n"))
+
+    put("control-two", "control", control([b"log a 10 3\n", b"log b.x 0 0\n"]))
+    put("control-empty", "control", control([]))
+    put("control-bad", "control", b"lsnfs-control 1\nlog a 5\nend 00000000\n")
+
+    for i, text in enumerate([b"mode\0single", b"mode\0cluster", b"segment_size\x004096",
+                              b"sync\0always", b"sync\0fsync", b"archive\0/tmp/a", b"node_id\0n-1",
+                              b"trim_delay\x00600", b"auto_trim\x000", b"compress_level\x0019",
+                              b"recover\0accept-loss", b"archive_command\0cp %p /x/%f",
+                              b"18446744073709551615", b"segment_size\x0018446744073709551616"]):
+        put("config-%02d" % i, "config", text)
+
+    for i, p in enumerate([b"/", b"/p", b"/p/append", b"/p/append.lines", b"/p/segments",
+                           b"/p/segments/00000000000000000001.log", b"/p/index/00000000000000000001.index",
+                           b"/p/snapshots/00000000000000000042.snap", b"/p/snapshots/.incoming",
+                           b"//p//segments/", b"/.hidden", b"/p/a/b/c/d", b"/" + b"x" * 300]):
+        put("path-%02d" % i, "path", p)
+
+    be32 = lambda v: struct.pack(">I", v)
+    be64 = lambda v: struct.pack(">Q", v)
+    put("store-as-is", "store", b"")
+    put("store-seg-garbage", "store", kv("S", be32(1) + be64(1), b"\x00" * 44))
+    put("store-seg-deleted", "store", kv("S", be32(1) + be64(1)))
+    put("store-no-next-id", "store", kv("M", b"next_log_id"))
+    put("store-bad-log-meta", "store", kv("L", b"a", b"\x00\x00\x00\x01"))
+    put("store-bad-mode", "store", kv("C", b"mode", b"triple"))
+    put("store-bad-records", "store", kv("R", be32(1) + be64(390), b"\x00" * 8 + be32(1000) + b"zz"))
+    put("store-bad-snapshot", "store", kv("P", be32(1) + be64(200), b"\x01" * 40))
+    put("store-chunk-deleted", "store", kv("Q", be32(1) + be64(200) + be32(0)))
+    put("store-hold", "store", kv("H", be32(1) + b"h", b"\xff" * 3))
+    put("store-block", "store", kv("B", be32(1) + be64(1) + be64(0), block(1, recs)))
+    put("store-consumed", "store", kv("G", be32(1) + be64(200), be64(1) + b"../../x"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tests/stress/run.sh short|full - the reliability campaign.
+#
+#   short (make test): the verifier's self-test, 50 kill -9 cycles, a few
+#                      power cuts, a short damaged-store series.
+#   full (make stress): 1,000 kill -9 cycles, 200 power cuts, the full
+#                      damaged-store series; prints the totals.
+#
+# Each part prints its totals ("campaign: cycles N records-verified N ...",
+# "damage: N trials ...").  BUILD must name the absolute build directory.  SEED fixes the random
+# choices (printed by each part, so a failure can be replayed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+: "${BUILD:?BUILD must be set}"
+mode=${1:-short}
+seed=()
+[[ -n ${SEED:-} ]] && seed=(--seed "$SEED")
+py=/usr/bin/python3
+[[ -x $py ]] || py=python3
+
+case $mode in
+short) cycles=50; cuts=5; trials=15 ;;
+full) cycles=${STRESS_CYCLES:-1000}; cuts=${STRESS_POWER_CUTS:-200}; trials=${STRESS_DAMAGE:-200} ;;
+*) echo "usage: $0 short|full" >&2; exit 2 ;;
+esac
+
+start=$SECONDS
+echo "== verifier self-test"
+"$py" "$here/campaign.py" --build "$BUILD" --selftest "${seed[@]}"
+echo "== kill -9 campaign ($cycles cycles)"
+"$py" "$here/campaign.py" --build "$BUILD" --cycles "$cycles" "${seed[@]}"
+echo "== power-loss filesystem self-test"
+"$py" "$here/../powerloss/selftest.py" "$BUILD/tests/plfs"
+echo "== power-cut campaign ($cuts cuts)"
+"$py" "$here/campaign.py" --build "$BUILD" --cycles "$cuts" --powerloss "$BUILD/tests/plfs" "${seed[@]}"
+echo "== damaged-store series ($trials trials)"
+"$py" "$here/damage.py" --build "$BUILD" --trials "$trials" "${seed[@]}"
+echo "stress $mode: done in $((SECONDS - start)) s"

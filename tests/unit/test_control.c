@@ -1,0 +1,129 @@
+/*
+ * The control file (storage/control.h): its format round-trips and refuses
+ * damage; a store that comes back behind it is refused with -EUCLEAN unless
+ * recover=accept-loss, which mounts it and rewrites the claims; the claims
+ * follow synced appends, fsync, log creation and removal, and never lead.
+ */
+#include "tests/unit/fixture.h"
+
+#include <fcntl.h>
+
+#include "storage/control.h"
+
+TestSuite(control, .init = setup, .fini = teardown);
+
+static void append_n(struct lsn_log *log, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char buf[32];
+		struct iovec iov = { buf, (size_t)snprintf(buf, sizeof(buf), "rec %d\n", i) };
+		uint64_t lsn;
+		cr_assert_eq(lsn_log_append(log, &iov, 1, &lsn), 0);
+	}
+}
+
+static uint64_t claimed_tail(const char *name)
+{
+	struct lsn_control c;
+	uint64_t tail = UINT64_MAX;
+
+	cr_assert_eq(lsn_control_read(store ? lsn_store_path(store) : tmpdir, &c), 0);
+	for (size_t i = 0; i < c.n; i++)
+		if (strcmp(c.v[i].name, name) == 0)
+			tail = c.v[i].tail_lsn;
+	lsn_control_release(&c);
+	return tail;
+}
+
+Test(control, format_round_trips_and_damage_is_refused)
+{
+	struct lsn_control c = { 0 }, back;
+	struct lsn_control_entry e[2] = { { "a", 10, 3 }, { "b.x", 0, 0 } };
+	char *buf;
+	size_t len;
+
+	c.v = e;
+	c.n = 2;
+	cr_assert_eq(lsn_control_format(&c, &buf, &len), 0);
+	cr_assert_eq(lsn_control_parse(buf, len, &back), 0);
+	cr_assert_eq(back.n, 2);
+	cr_assert_str_eq(back.v[1].name, "b.x");
+	cr_assert_eq(back.v[0].tail_lsn, 10);
+	cr_assert_eq(back.v[0].trim_point, 3);
+	lsn_control_release(&back);
+	for (size_t i = 0; i < len; i++) { /* every flipped bit is noticed */
+		buf[i] ^= 0x04;
+		cr_assert_eq(lsn_control_parse(buf, len, &back), -EBADMSG, "flip at %zu accepted", i);
+		buf[i] ^= 0x04;
+	}
+	for (size_t cut = 0; cut < len; cut++)
+		cr_assert_eq(lsn_control_parse(buf, cut, &back), -EBADMSG, "cut at %zu accepted", cut);
+	free(buf);
+}
+
+Test(control, claims_follow_sync_and_never_lead)
+{
+	struct lsn_log *log;
+
+	fx_open(4096);
+	log = fx_create("p");
+	cr_assert_eq(claimed_tail("p"), 0, "a created log is claimed at once");
+	append_n(log, 50); /* sync=fsync: not durable yet */
+	usleep(3 * LSN_CONTROL_PERIOD_MS * 1000);
+	cr_assert_eq(claimed_tail("p"), 0, "unsynced records are never claimed");
+	cr_assert_eq(lsn_log_sync(log), 0);
+	usleep(3 * LSN_CONTROL_PERIOD_MS * 1000);
+	cr_assert_eq(claimed_tail("p"), 50, "the writer claims what fsync made durable");
+	cr_assert_eq(lsn_store_override(store, "sync", "always", NULL), 0);
+	append_n(log, 5);
+	usleep(3 * LSN_CONTROL_PERIOD_MS * 1000);
+	cr_assert_eq(claimed_tail("p"), 55, "sync=always appends are claimed");
+	fx_close();
+	cr_assert_eq(claimed_tail("p"), 55);
+}
+
+Test(control, a_store_behind_its_claims_is_refused_unless_accept_loss)
+{
+	char db[128], old[128], cmd[512];
+	char *accept[] = { (char *)"recover=accept-loss" };
+	char *bad[] = { (char *)"recover=maybe" };
+	struct lsn_log *log;
+
+	fx_open(4096);
+	append_n(fx_create("p"), 10);
+	fx_close();
+	snprintf(db, sizeof(db), "%s/db", tmpdir);
+	snprintf(old, sizeof(old), "%s/db.old", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s", db, old);
+	cr_assert_eq(system(cmd), 0);
+	fx_reopen();
+	cr_assert_eq(lsn_store_find_log(store, "p", &log), 0);
+	append_n(log, 7);
+	fx_create("q");
+	fx_close();
+	/* The store comes back with its older db: p short by 7, q missing. */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mv %s %s", db, old, db);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(lsn_store_open(tmpdir, &store), -EUCLEAN);
+	cr_assert_null(store);
+	cr_assert_eq(lsn_store_open_with(tmpdir, bad, 1, &store), -EINVAL);
+	cr_assert_eq(lsn_store_open_with(tmpdir, accept, 1, &store), 0);
+	cr_assert_eq(lsn_store_find_log(store, "p", &log), 0);
+	cr_assert_eq(lsn_store_find_log(store, "q", &log), -ENOENT);
+	fx_close();
+	/* Accepted: the claims now match and a plain open works. */
+	cr_assert_eq(claimed_tail("p"), 10);
+	cr_assert_eq(claimed_tail("q"), UINT64_MAX);
+	cr_assert_eq(lsn_store_open(tmpdir, &store), 0);
+}
+
+Test(control, removing_a_log_drops_its_claim_first)
+{
+	fx_open(4096);
+	fx_create("gone");
+	cr_assert_eq(claimed_tail("gone"), 0);
+	cr_assert_eq(lsn_store_remove_log(store, "gone"), 0);
+	cr_assert_eq(claimed_tail("gone"), UINT64_MAX);
+	fx_reopen();
+	cr_assert_eq(claimed_tail("gone"), UINT64_MAX);
+}
