@@ -262,7 +262,7 @@ Test(fs_xattr, values_are_checked)
 
 Test(fs_xattr, holds_list_and_remove)
 {
-	char list[512];
+	char list[8192];
 	int n;
 
 	cr_expect_eq(set("/p0", "user.lsnfs.hold.backup", "3"), 0);
