@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "node/node.h"
+#include "storage/archive.h"
 #include "storage/staging.h"
 
 #define DELAY 10 /* trim_delay, seconds */
@@ -22,6 +23,9 @@ static void node_teardown(void)
 {
 	lsn_node_free(node);
 	node = NULL;
+	if (archive_dir[0])
+		rm_rf(archive_dir);
+	archive_dir[0] = '\0';
 	fx_rm_tmpdir();
 }
 
@@ -36,12 +40,15 @@ static void open_node(bool archive, bool create_archive)
 	lsn_config_defaults(&cfg);
 	cfg.segment_size = 4096;
 	cfg.trim_delay = DELAY;
-	snprintf(archive_dir, sizeof(archive_dir), "%s/archive", tmpdir);
-	if (archive)
-		snprintf(cfg.archive, sizeof(cfg.archive), "%s", archive_dir);
-	fx_open_cfg(&cfg);
+	snprintf(archive_dir, sizeof(archive_dir), "%s.archive", tmpdir);
 	if (create_archive)
 		cr_assert_eq(mkdir(archive_dir, 0755), 0);
+	if (archive) {
+		char why[256];
+		/* As mkfs.lsnfs --archive does: the marker, its id in the store. */
+		cr_assert_eq(lsn_archive_config_adopt(&cfg, archive_dir, why), 0, "%s", why);
+	}
+	fx_open_cfg(&cfg);
 	lsn_clock_init_fake(&clock_, 1000 * 1000);
 	rc = lsn_node_open(&node, store, &opts);
 	store = NULL; /* the node owns it now */
