@@ -61,6 +61,8 @@ static void usage(FILE *to)
 		"  trim_delay=SECONDS     startup and settling protection (default 600)\n"
 		"  compress_level=N       zstd level (default 3)\n"
 		"  metrics_file=PATH      rewrite PATH with Prometheus metrics every 10 s\n"
+		"  compress_threads=N     threads compressing closed blocks (default: one per core)\n"
+		"  recover=accept-loss    mount a store that is behind its control file (logged)\n"
 		"Standard FUSE options (allow_other, ...) pass through; default_permissions\n"
 		"is always on.\n");
 }

@@ -70,8 +70,7 @@ static const char *human(uint64_t bytes, char *buf, size_t n)
 	return buf;
 }
 
-/* `lead` then words of `text`, wrapped at 80 columns under the lead. */
-static void wrapped(const char *lead, const char *text)
+void ctl_print_wrapped(const char *lead, const char *text)
 {
 	size_t indent = strlen(lead), col = indent;
 
@@ -117,7 +116,7 @@ void ctl_log_details_print(const struct ctl_log_details *d)
 			p += w;
 			p += strspn(p, " ");
 		}
-		wrapped("    holds: ", line);
+		ctl_print_wrapped("    holds: ", line);
 	}
 	for (p = d->unarchived; *p;) {
 		size_t w = strcspn(p, "\n");
@@ -128,7 +127,7 @@ void ctl_log_details_print(const struct ctl_log_details *d)
 
 			snprintf(line, sizeof(line), "%.*s", (int)(w - (size_t)(sp - p) - 1), sp + 1);
 			snprintf(lead, sizeof(lead), "    snapshot %.*s: ", (int)(sp - p), p);
-			wrapped(lead, line);
+			ctl_print_wrapped(lead, line);
 		}
 		p += w;
 		p += strspn(p, "\n");

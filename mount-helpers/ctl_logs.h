@@ -26,6 +26,10 @@ void ctl_log_details_print(const struct ctl_log_details *d);
 void ctl_log_details_json(const struct ctl_log_details *d,
 			  void (*json_string)(const char *key, const char *text));
 
+/* `lead` then the words of `text`, wrapped at 80 columns, continuation
+ * lines indented under the lead. */
+void ctl_print_wrapped(const char *lead, const char *text);
+
 /* The commands; each returns lsnfsctl's exit status. */
 int ctl_metrics(const char *mnt);
 int ctl_remove_log(const char *mnt, const char *log, bool yes);

@@ -397,29 +397,6 @@ static void print_json(const struct root_info *ri, const struct log_row *rows, s
 	printf("]}\n");
 }
 
-/* Print text after `lead`, wrapped at 80 columns, continuation lines indented. */
-static void print_wrapped(const char *lead, const char *text)
-{
-	size_t indent = strlen(lead), col = indent;
-
-	fputs(lead, stdout);
-	while (*text) {
-		size_t word = strcspn(text, " ");
-		if (col > indent && col + 1 + word > 80) {
-			printf("\n%*s", (int)indent, "");
-			col = indent;
-		} else if (col > indent) {
-			putchar(' ');
-			col++;
-		}
-		fwrite(text, 1, word, stdout);
-		col += word;
-		text += word;
-		text += strspn(text, " ");
-	}
-	putchar('\n');
-}
-
 /* The nodes of a shared archive, one a line ("; "-separated in the xattr). */
 static void print_nodes(const char *nodes)
 {
@@ -472,7 +449,7 @@ static void print_table(const struct root_info *ri, const struct log_row *rows, 
 			printf(" %*llu", w[k], (unsigned long long)rows[i].num[k]);
 		printf(" %s\n", rows[i].strategy);
 		if (rows[i].blocked[0])
-			print_wrapped("    blocked: ", rows[i].blocked);
+			ctl_print_wrapped("    blocked: ", rows[i].blocked);
 		ctl_log_details_print(&rows[i].details);
 	}
 }

@@ -45,7 +45,7 @@ for fg in -f ""; do
 	exits 2 1 "^lsnfs: bad option -o segment_size=abc: segment_size must be" \
 		"$LSNFS" "$T/store" "$T/mnt" $fg -o segment_size=abc
 	exits 2 1 "^lsnfs: bad option -o sync=never:" "$LSNFS" "$T/store" "$T/mnt" $fg -o sync=never
-	exits 1 1 "^fuse: unknown option\(s\): .-o bogus_option'$" \
+	exits 2 2 "^lsnfs: unknown option '-o bogus_option'$" \
 		"$LSNFS" "$T/store" "$T/mnt" $fg -o bogus_option
 done
 many=$(for i in $(seq 17); do printf 'trim_delay=%d,' "$i"; done)

@@ -220,7 +220,7 @@ assert_eq "$(xattr_get "$M" user.lsnfs.node_id)" "refusal-node" "node_id"
 assert_eq "$(xattr_get "$M" user.lsnfs.archive)" "" "archive"
 assert_eq "$(getfattr --absolute-names -d -m - "$M" | grep -o '^user\.lsnfs\.[a-z_.]*' | grep -v '^user\.lsnfs\.option\.' | sort | tr '\n' ' ')" \
 	"user.lsnfs.archive user.lsnfs.archive_nodes user.lsnfs.archive_state user.lsnfs.mode user.lsnfs.node_id " "attributes of the root"
-assert_eq "$(getfattr --absolute-names -d -m - "$M" | grep -c '^user\.lsnfs\.option\.')" "12" "option.KEY attributes of the root (one per config key)"
+assert_eq "$(getfattr --absolute-names -d -m - "$M" | grep -c '^user\.lsnfs\.option\.')" "15" "option.KEY attributes of the root (one per key of storage/config.c's table)"
 assert_eq "$(xattr_get "$M" user.lsnfs.archive_state)" "none" "archive_state without an archive"
 assert_errno setfattr -n user.lsnfs.option.trim_delay -v 5 "$M" "Operation not permitted"
 
