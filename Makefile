@@ -106,7 +106,7 @@ $(DAEMON): $(FS_OBJ) $(LIB)
 $(MKFS): $(BUILD)/mount-helpers/mkfs.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
-$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(BUILD)/mount-helpers/ctl_logs.o $(LIB)
+$(CTL): $(BUILD)/mount-helpers/lsnfsctl.o $(BUILD)/mount-helpers/ctl_config.o $(BUILD)/mount-helpers/ctl_logs.o $(BUILD)/mount-helpers/ctl_xattr.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
 # The power-loss test filesystem (tests/powerloss/plfs.c): FUSE, no lsnfs code.

@@ -9,46 +9,25 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "mount-helpers/ctl_xattr.h"
 #include "storage/config.h"
 
-#define ATTR "user.lsnfs."
 #define METRICS_MAX (64 * 1024) /* an xattr value's limit */
-
-static int get_text(const char *path, const char *shortname, char *buf, size_t n)
-{
-	char name[128];
-	ssize_t got;
-
-	snprintf(name, sizeof(name), ATTR "%s", shortname);
-	got = getxattr(path, name, buf, n - 1);
-	if (got < 0)
-		return -errno;
-	buf[got] = '\0';
-	return 0;
-}
-
-static int get_num(const char *path, const char *shortname, uint64_t *v)
-{
-	char buf[32];
-	int rc = get_text(path, shortname, buf, sizeof(buf));
-
-	return rc ? rc : lsn_parse_u64(buf, v) ? -EBADMSG : 0;
-}
 
 int ctl_log_details_read(const char *path, struct ctl_log_details *d)
 {
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	rc = get_num(path, "segments", &d->segments);
+	rc = ctl_get_u64(path, "segments", &d->segments);
 	if (!rc)
-		rc = get_num(path, "logical_bytes", &d->logical_bytes);
+		rc = ctl_get_u64(path, "logical_bytes", &d->logical_bytes);
 	if (!rc)
-		rc = get_num(path, "stored_bytes", &d->stored_bytes);
+		rc = ctl_get_u64(path, "stored_bytes", &d->stored_bytes);
 	if (!rc)
-		rc = get_text(path, "holds", d->holds, sizeof(d->holds));
+		rc = ctl_get_attr(path, "holds", d->holds, sizeof(d->holds));
 	if (!rc)
-		rc = get_text(path, "snapshots_unarchived", d->unarchived, sizeof(d->unarchived));
+		rc = ctl_get_attr(path, "snapshots_unarchived", d->unarchived, sizeof(d->unarchived));
 	return rc;
 }
 
@@ -189,7 +168,7 @@ int ctl_metrics(const char *mnt)
 
 	if (!text)
 		return 1;
-	rc = get_text(mnt, "metrics", text, METRICS_MAX + 1);
+	rc = ctl_get_attr(mnt, "metrics", text, METRICS_MAX + 1);
 	if (rc == -ENODATA || rc == -ENOTSUP) {
 		fprintf(stderr, "lsnfsctl: %s is not the root of a mounted lsnfs (no user.lsnfs.metrics)\n",
 			mnt);
@@ -216,7 +195,7 @@ int ctl_remove_log(const char *mnt, const char *log, bool yes)
 				"Try 'lsnfsctl --help' for more information.\n", log);
 		return 2;
 	}
-	if (get_text(mnt, "mode", mode, sizeof(mode)) != 0) {
+	if (ctl_get_attr(mnt, "mode", mode, sizeof(mode)) != 0) {
 		fprintf(stderr, "lsnfsctl: %s is not the root of a mounted lsnfs\n", mnt);
 		return 2;
 	}
@@ -226,7 +205,7 @@ int ctl_remove_log(const char *mnt, const char *log, bool yes)
 			"for good; add --yes to do it\n", mnt, log);
 		return 2;
 	}
-	rc = setxattr(mnt, ATTR "remove_log", log, strlen(log), 0) == 0 ? 0 : errno;
+	rc = setxattr(mnt, CTL_ATTR "remove_log", log, strlen(log), 0) == 0 ? 0 : errno;
 	if (rc == ENOENT) {
 		fprintf(stderr, "lsnfsctl: remove-log: %s has no log named %s\n", mnt, log);
 		return 1;

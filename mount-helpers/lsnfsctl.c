@@ -24,9 +24,9 @@
 
 #include "mount-helpers/ctl_config.h"
 #include "mount-helpers/ctl_logs.h"
+#include "mount-helpers/ctl_xattr.h"
 #include "storage/config.h"
 
-#define ATTR "user.lsnfs."
 #define VALUE_MAX 8192
 #define DEFAULT_TIMEOUT 60
 
@@ -131,36 +131,12 @@ static int refused(const char *what, const char *path, int err)
 
 /* ---- xattrs -------------------------------------------------------------- */
 
-/* getxattr of user.lsnfs.SHORT as a NUL-terminated string; 0 or -errno. */
-static int get_attr(const char *path, const char *shortname, char *buf, size_t n)
-{
-	char name[128];
-	ssize_t got;
-
-	snprintf(name, sizeof(name), ATTR "%s", shortname);
-	got = getxattr(path, name, buf, n - 1);
-	if (got < 0)
-		return -errno;
-	buf[got] = '\0';
-	return 0;
-}
-
-static int get_u64(const char *path, const char *shortname, uint64_t *v)
-{
-	char buf[64];
-	int rc = get_attr(path, shortname, buf, sizeof(buf));
-
-	if (rc == 0 && lsn_parse_u64(buf, v) != 0)
-		rc = -EBADMSG;
-	return rc;
-}
-
 /* The value of a numeric attribute as text for messages ("?" if unreadable). */
 static const char *num_text(const char *path, const char *shortname, char *buf, size_t n)
 {
 	uint64_t v;
 
-	if (get_u64(path, shortname, &v) != 0)
+	if (ctl_get_u64(path, shortname, &v) != 0)
 		snprintf(buf, n, "?");
 	else
 		snprintf(buf, n, "%llu", (unsigned long long)v);
@@ -171,7 +147,7 @@ static int set_attr(const char *path, const char *shortname, const char *value)
 {
 	char name[128];
 
-	snprintf(name, sizeof(name), ATTR "%s", shortname);
+	snprintf(name, sizeof(name), CTL_ATTR "%s", shortname);
 	return setxattr(path, name, value, strlen(value), 0) == 0 ? 0 : -errno;
 }
 
@@ -181,7 +157,7 @@ static int set_attr(const char *path, const char *shortname, const char *value)
 static int check_node(const char *path, const char *attr, const char *noun, const char *what)
 {
 	char buf[64];
-	int rc = get_attr(path, attr, buf, sizeof(buf));
+	int rc = ctl_get_attr(path, attr, buf, sizeof(buf));
 
 	if (rc == -ENOENT || rc == -ENOTDIR)
 		return say(EXIT_USAGE, "%s: no such %s", path, noun);
@@ -265,11 +241,11 @@ static int read_row(const char *mnt, const char *name, struct log_row *r)
 		return -ENAMETOOLONG;
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	for (int i = 0; rc == 0 && i < N_NUMS; i++)
-		rc = get_u64(path, num_attrs[i], &r->num[i]);
+		rc = ctl_get_u64(path, num_attrs[i], &r->num[i]);
 	if (rc == 0)
-		rc = get_attr(path, "trim_strategy", r->strategy, sizeof(r->strategy));
+		rc = ctl_get_attr(path, "trim_strategy", r->strategy, sizeof(r->strategy));
 	if (rc == 0)
-		rc = get_attr(path, "trim_blocked", r->blocked, sizeof(r->blocked));
+		rc = ctl_get_attr(path, "trim_blocked", r->blocked, sizeof(r->blocked));
 	if (rc == 0)
 		rc = ctl_log_details_read(path, &r->details);
 	return rc;
@@ -318,16 +294,16 @@ static int collect_logs(const char *mnt, struct log_row **rows, size_t *n)
 
 static int read_root(const char *mnt, struct root_info *ri)
 {
-	int rc = get_attr(mnt, "mode", ri->mode, sizeof(ri->mode));
+	int rc = ctl_get_attr(mnt, "mode", ri->mode, sizeof(ri->mode));
 
 	if (rc == 0)
-		rc = get_attr(mnt, "node_id", ri->node_id, sizeof(ri->node_id));
+		rc = ctl_get_attr(mnt, "node_id", ri->node_id, sizeof(ri->node_id));
 	if (rc == 0)
-		rc = get_attr(mnt, "archive", ri->archive, sizeof(ri->archive));
+		rc = ctl_get_attr(mnt, "archive", ri->archive, sizeof(ri->archive));
 	/* Newer attributes: absent from an older daemon. */
-	if (rc == 0 && get_attr(mnt, "archive_state", ri->archive_state, sizeof(ri->archive_state)))
+	if (rc == 0 && ctl_get_attr(mnt, "archive_state", ri->archive_state, sizeof(ri->archive_state)))
 		ri->archive_state[0] = '\0';
-	if (rc == 0 && get_attr(mnt, "archive_nodes", ri->archive_nodes, sizeof(ri->archive_nodes)))
+	if (rc == 0 && ctl_get_attr(mnt, "archive_nodes", ri->archive_nodes, sizeof(ri->archive_nodes)))
 		ri->archive_nodes[0] = '\0';
 	return rc;
 }
@@ -495,9 +471,9 @@ static int cmd_trim(const struct args *a)
 	num_text(log, "trim_point", before, sizeof(before));
 	rc = set_attr(log, "trim", to);
 	if (rc == -EPERM) {
-		if (get_attr(log, "trim_blocked", blocked, sizeof(blocked)) != 0 || !blocked[0])
+		if (ctl_get_attr(log, "trim_blocked", blocked, sizeof(blocked)) != 0 || !blocked[0])
 			snprintf(blocked, sizeof(blocked), "(user.lsnfs.trim_blocked is empty)");
-		if (get_attr(log, "trim_strategy", strategy, sizeof(strategy)) != 0)
+		if (ctl_get_attr(log, "trim_strategy", strategy, sizeof(strategy)) != 0)
 			snprintf(strategy, sizeof(strategy), "?");
 		return say(EXIT_REFUSED,
 			   "trim of %s to %s refused: it is above the safe trim LSN %s (strategy %s): %s",
@@ -525,7 +501,7 @@ static int cmd_persisted(const struct args *a)
 	if ((rc = parse_lsn(a->pos[1], &lsn, "persisted: LSN")) != 0 || (rc = check_log(log)) != 0)
 		return rc;
 	rc = set_attr(log, "persisted_lsn", a->pos[1]);
-	if (rc == -EINVAL && get_u64(log, "persisted_lsn", &now) == 0 && lsn < now)
+	if (rc == -EINVAL && ctl_get_u64(log, "persisted_lsn", &now) == 0 && lsn < now)
 		return say(EXIT_REFUSED, "persisted_lsn %s of %s refused: it never decreases (now %llu)",
 			   a->pos[1], log, (unsigned long long)now);
 	if (rc == -EINVAL)
@@ -555,7 +531,7 @@ static int cmd_hold(const struct args *a)
 		return rc;
 	snprintf(attr, sizeof(attr), "hold.%s", name);
 	if (a->flags & F_REMOVE) {
-		snprintf(full, sizeof(full), ATTR "%s", attr);
+		snprintf(full, sizeof(full), CTL_ATTR "%s", attr);
 		if (removexattr(log, full) != 0)
 			return errno == ENODATA ? say(EXIT_REFUSED, "%s has no hold named %s", log, name)
 						: refused("removing the hold", log, errno);
@@ -624,7 +600,7 @@ static int cmd_mode(const struct args *a)
 		return usage_error("mode: expected single or cluster, not '%s'", mode);
 	if ((rc = check_root(mnt)) != 0)
 		return rc;
-	if (get_attr(mnt, "mode", was, sizeof(was)) != 0)
+	if (ctl_get_attr(mnt, "mode", was, sizeof(was)) != 0)
 		snprintf(was, sizeof(was), "?");
 	rc = set_attr(mnt, "mode", mode);
 	if (rc == -EPERM && strcmp(mode, "single") == 0)
@@ -700,7 +676,7 @@ static int wait_archived(const char *snap, uint64_t timeout)
 	int rc;
 
 	for (;;) {
-		rc = get_attr(snap, "archived", state, sizeof(state));
+		rc = ctl_get_attr(snap, "archived", state, sizeof(state));
 		if (rc)
 			return refused("reading user.lsnfs.archived", snap, -rc);
 		if (strcmp(state, "yes") == 0) {
@@ -761,7 +737,7 @@ static int cmd_snapshot(const struct args *a)
 	if ((rc = check_log(log)) != 0 || (rc = snapshot_paths(log, lsn, staging, final, root)) != 0)
 		return rc;
 	if ((a->flags & F_ARCHIVED) &&
-	    (get_attr(root, "archive", archive, sizeof(archive)) != 0 || !archive[0]))
+	    (ctl_get_attr(root, "archive", archive, sizeof(archive)) != 0 || !archive[0]))
 		return say(EXIT_REFUSED, "snapshot --archived refused: the mount of %s has no archive "
 					 "(user.lsnfs.archive is empty), so nothing is ever archived", log);
 	if (stat(final, &st) == 0)
