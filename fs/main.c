@@ -68,7 +68,7 @@ static void usage(FILE *to)
 }
 
 /* "key=value" where key is a mount option of the store's config. */
-static int is_lsnfs_key(const char *opt)
+static int option_has(const char *opt, unsigned flag)
 {
 	const char *eq = strchr(opt, '=');
 	char key[64];
@@ -77,7 +77,12 @@ static int is_lsnfs_key(const char *opt)
 		return 0;
 	memcpy(key, opt, (size_t)(eq - opt));
 	key[eq - opt] = '\0';
-	return lsn_config_key_is(key, LSN_KEY_MOUNT);
+	return lsn_config_key_is(key, flag);
+}
+
+static int is_lsnfs_key(const char *opt)
+{
+	return option_has(opt, LSN_KEY_MOUNT);
 }
 
 /*
@@ -404,7 +409,7 @@ int main(int argc, char **argv)
 	}
 
 	for (int i = 0; i < cl.n_overrides; i++)
-		if (strncmp(cl.overrides[i], "recover=", 8) == 0)
+		if (option_has(cl.overrides[i], LSN_KEY_AT_OPEN))
 			open_overrides[n_open_overrides++] = cl.overrides[i];
 	if (!opts.foreground) {
 		if (daemonize_start(&ready_fd) != 0)
@@ -416,7 +421,7 @@ int main(int argc, char **argv)
 		lsn_diag_set_sink(syslog_sink);
 	}
 
-	/* The options the store's checks at open read (recover=) apply before
+	/* The options the store's checks at open read (LSN_KEY_AT_OPEN) apply before
 	 * them; the others after, where a changed value is logged. */
 	rc = lsn_store_open_with(abs_store, open_overrides, n_open_overrides, &store);
 	if (rc) {

@@ -139,7 +139,7 @@ static const struct key_def keys[] = {
 	  "a number of seconds" },
 	{ { "compress_level", S | T | M }, KIND_LEVEL, FIELD(compress_level), 1, 19,
 	  "a zstd level from 1 to 19" },
-	{ { "recover", M }, KIND_RECOVER, FIELD(recover_accept_loss), 0, 0, NULL },
+	{ { "recover", M | LSN_KEY_AT_OPEN }, KIND_RECOVER, FIELD(recover_accept_loss), 0, 0, NULL },
 	{ { "compress_threads", M }, KIND_U32, FIELD(compress_threads), 0, LSN_COMPRESS_THREADS_MAX,
 	  "a number of threads from 0 to 64" },
 	{ { "metrics_file", M }, KIND_PATH, FIELD(metrics_file), 0, 0, NULL },

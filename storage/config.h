@@ -63,11 +63,13 @@ struct lsn_config {
  * The keys.  STORED: kept in the store (mkfs, lsnfsctl config); TUNABLE:
  * `lsnfsctl config` may change it offline (mode has its own guarded
  * switch, archive_id follows archive); MOUNT: a mount option (-o) may
- * override it for one mount.
+ * override it for one mount; AT_OPEN: the store's checks at open read it.
  */
 #define LSN_KEY_STORED 1u
 #define LSN_KEY_TUNABLE 2u
 #define LSN_KEY_MOUNT 4u
+/* Read by the store's checks at open: a mount must apply it before them. */
+#define LSN_KEY_AT_OPEN 8u
 struct lsn_config_key {
 	const char *name;
 	unsigned flags;

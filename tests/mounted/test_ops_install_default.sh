@@ -14,10 +14,7 @@
 # mount namespace (unshare -m) with an overlay on each, whose upper layer is
 # in $T, so the upper layer is exactly what `make install` wrote.
 set -euo pipefail
-if [[ -z ${LSNFS_TEST_IN_NS:-} ]]; then
-	command -v unshare >/dev/null || { echo "FAILED: unshare (util-linux) is needed" >&2; exit 1; }
-	exec unshare -m --propagation private env LSNFS_TEST_IN_NS=1 bash "$0" "$@"
-fi
+source "$(dirname "$0")/lib_ns.sh"
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 

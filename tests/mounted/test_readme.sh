@@ -18,10 +18,7 @@
 # Nothing in the blocks is edited.  Between the two /srv blocks the test
 # waits until the daemon of the first has exited (a reader types slower).
 set -euo pipefail
-if [[ -z ${LSNFS_TEST_IN_NS:-} ]]; then
-	command -v unshare >/dev/null || { echo "FAILED: unshare (util-linux) is needed" >&2; exit 1; }
-	exec unshare -m --propagation private env LSNFS_TEST_IN_NS=1 bash "$0" "$@"
-fi
+source "$(dirname "$0")/lib_ns.sh"
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 
