@@ -15,7 +15,10 @@
 #include "storage/fileio.h"
 #include "storage/store_internal.h"
 
-#define HEADER "lsnfs-control 1\n"
+/* Version 1 files record the trim point for information only; version 2
+ * files claim it (raised before every trim) and the mount compares it. */
+#define HEADER_V1 "lsnfs-control 1\n"
+#define HEADER_V2 "lsnfs-control 2\n"
 /* Fuzzing builds (make fuzz) skip the checksum to reach the parser behind it. */
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 #define LSN_FUZZING 1
@@ -71,11 +74,16 @@ static int parse_field_u64(const char **p, const char *end, uint64_t *out)
 int lsn_control_parse(const char *buf, size_t len, struct lsn_control *out)
 {
 	const char *p = buf, *end = buf + len, *nl;
-	size_t hl = strlen(HEADER);
+	size_t hl = strlen(HEADER_V2);
+	unsigned version;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (len < hl || memcmp(buf, HEADER, hl) != 0)
+	if (len >= hl && memcmp(buf, HEADER_V2, hl) == 0)
+		version = 2;
+	else if (len >= hl && memcmp(buf, HEADER_V1, hl) == 0)
+		version = 1;
+	else
 		return -EBADMSG;
 	p += hl;
 	for (;;) {
@@ -101,6 +109,7 @@ int lsn_control_parse(const char *buf, size_t len, struct lsn_control *out)
 				rc = -EBADMSG;
 				goto out;
 			}
+			out->version = version;
 			return 0;
 		}
 		if (nl - p < 4 || memcmp(p, "log ", 4) != 0) {
@@ -145,12 +154,12 @@ out:
 
 int lsn_control_format(const struct lsn_control *c, char **buf, size_t *len)
 {
-	size_t cap = strlen(HEADER) + 16 + c->n * (LSN_NAME_MAX + 48), n;
+	size_t cap = strlen(HEADER_V2) + 16 + c->n * (LSN_NAME_MAX + 48), n;
 	char *b = malloc(cap);
 
 	if (!b)
 		return -ENOMEM;
-	n = (size_t)snprintf(b, cap, "%s", HEADER);
+	n = (size_t)snprintf(b, cap, "%s", HEADER_V2); /* always the current form */
 	for (size_t i = 0; i < c->n; i++)
 		n += (size_t)snprintf(b + n, cap - n, "log %s %" PRIu64 " %" PRIu64 "\n", c->v[i].name,
 				      c->v[i].tail_lsn, c->v[i].trim_point);
@@ -283,6 +292,8 @@ static int control_build(struct lsn_store *st, const struct lsn_log *skip, bool 
 		} else {
 			trim = atomic_load(&log->seen_trim);
 		}
+		if (trim < atomic_load(&log->trim_claim))
+			trim = atomic_load(&log->trim_claim); /* a trim about to be written */
 		if (trim > tail)
 			trim = tail; /* a trim point beyond the durable tail is not claimed */
 		rc = control_add(c, log->name, strlen(log->name), tail, trim);
@@ -362,21 +373,35 @@ static int control_compare(struct lsn_store *st, const struct lsn_control *c)
 	for (size_t i = 0; i < c->n; i++) {
 		const struct lsn_control_entry *e = &c->v[i];
 		struct lsn_log *log = NULL;
-		uint64_t have, lost;
+		uint64_t have, lost, front;
 
 		for (size_t j = 0; j < st->n_logs; j++)
 			if (!st->logs[j]->removed && strcmp(st->logs[j]->name, e->name) == 0)
 				log = st->logs[j];
 		have = log ? atomic_load(&log->durable_tail) : 0;
-		if (log && have >= e->tail_lsn)
+		/* Records gone from the front: the store's trim point is beyond
+		 * the highest one it ever claimed (version 2 files only). */
+		front = 0;
+		if (log && c->version >= 2) {
+			uint64_t trimmed = atomic_load(&log->seen_trim);
+			if (trimmed > e->tail_lsn)
+				trimmed = e->tail_lsn; /* only acknowledged records count */
+			if (trimmed > e->trim_point)
+				front = trimmed - e->trim_point;
+		}
+		if (log && have >= e->tail_lsn && front == 0)
 			continue;
-		lost = log ? e->tail_lsn - have : e->tail_lsn - e->trim_point;
+		lost = log ? (have < e->tail_lsn ? e->tail_lsn - have : 0) + front
+			   : e->tail_lsn - e->trim_point;
 		short_logs++;
 		if (n < sizeof(line) - 1)
 			n += (size_t)snprintf(line + n, sizeof(line) - n,
 					      log ? "%s%s is short by %" PRIu64 " records"
 						  : "%s%s is missing (%" PRIu64 " acknowledged records)",
 					      short_logs > 1 ? ", " : "", e->name, lost);
+		if (front && n < sizeof(line) - 1)
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+					      " (%" PRIu64 " of them from its front)", front);
 		if (n >= sizeof(line))
 			n = sizeof(line) - 1;
 		if (st->cfg.recover_accept_loss)
@@ -408,6 +433,7 @@ int lsn_control_open(struct lsn_store *st)
 		atomic_store(&log->appended_tail, tail);
 		atomic_store(&log->durable_tail, tail);
 		atomic_store(&log->seen_trim, log->segs[0].first_lsn - 1);
+		atomic_store(&log->trim_claim, log->segs[0].first_lsn - 1);
 	}
 	rc = lsn_control_read(st->path, &c);
 	if (rc == -ENOENT) {
@@ -455,6 +481,29 @@ void lsn_control_close(struct lsn_store *st)
 			pthread_rwlock_unlock(&st->logs_lock);
 		}
 	}
+}
+
+int lsn_control_note_trim(struct lsn_log *log, uint64_t trim)
+{
+	struct lsn_store *st = log->store;
+	uint64_t cur = atomic_load(&log->trim_claim);
+	int rc;
+
+	if (!st->ctl_started || trim <= cur)
+		return 0;
+	/* The claimed tail must cover the claimed trim point: the file never
+	 * says trim > tail (the caller synced the WAL). */
+	if (atomic_load(&log->durable_tail) < trim) {
+		lsn_diag(LSN_DIAG_ERR, "log %s: a trim to %" PRIu64 " passes the durable tail %" PRIu64,
+			 log->name, trim, atomic_load(&log->durable_tail));
+		return -EINVAL;
+	}
+	while (cur < trim && !atomic_compare_exchange_weak(&log->trim_claim, &cur, trim))
+		;
+	pthread_rwlock_rdlock(&st->logs_lock);
+	rc = control_write_now(st, NULL, true);
+	pthread_rwlock_unlock(&st->logs_lock);
+	return rc;
 }
 
 int lsn_control_log_created(struct lsn_store *st)

@@ -7,7 +7,7 @@
  *
  * File: STORE/lsnfs.control, text, one line each:
  *
- *   lsnfs-control 1
+ *   lsnfs-control 2
  *   log <name> <tail_lsn> <trim_point>      (sorted by name, one per live log)
  *   end <crc32c of every byte before this line, 8 hex digits>
  *
@@ -20,14 +20,20 @@
  * - A log's tail is its durable tail: set when a synced append returns
  *   (sync=always) or when a WAL sync that started after the append returns
  *   (lsn_store_sync), and at open after a WAL sync.
- * - The trim point is informational (what the file's writer last saw);
- *   the mount check compares tails and the set of logs only.
+ * - A log's trim point is an upper bound: before the batch removing
+ *   segments is written, the file is rewritten (durably) claiming the new
+ *   trim point (lsn_control_note_trim).  A crash between the two leaves a
+ *   claim above what the store trimmed, which is harmless; the store can
+ *   never be found trimmed beyond its claim unless records vanished from
+ *   the front of the log.  (Version 1 files, written before this rule,
+ *   carry the trim point for information only and it is not compared.)
  * Claims may lag: appends only update memory; a background thread rewrites
  * the file at most every LSN_CONTROL_PERIOD_MS when a durable tail moved,
  * and close writes the final state.  So the append path pays no fsync.
  *
- * At open the claims are compared with what RocksDB loaded: a log missing
- * or with a smaller tail means the store lost acknowledged records.  The
+ * At open the claims are compared with what RocksDB loaded: a log missing,
+ * with a smaller tail, or whose first segment starts beyond the claimed
+ * trim point means the store lost acknowledged records.  The
  * open is refused (-EUCLEAN, one diagnostic line naming each short log and
  * by how many records) unless the `recover=accept-loss` override is set;
  * then each loss is logged as an error and the file is rewritten to match.
@@ -55,6 +61,7 @@ struct lsn_control_entry {
 struct lsn_control {
 	struct lsn_control_entry *v; /* sorted by name */
 	size_t n, cap;
+	unsigned version;            /* of the parsed file; format writes the current one */
 };
 
 void lsn_control_release(struct lsn_control *c);
@@ -88,6 +95,11 @@ struct lsn_control_mark {
 };
 void lsn_control_mark_appended(struct lsn_store *st, struct lsn_control_mark *m);
 void lsn_control_mark_durable(struct lsn_control_mark *m, int sync_rc);
+/* Before a trim batch moves `log`'s trim point to `trim` (the caller holds
+ * no store lock and synced the WAL, so the claimed tail covers `trim`):
+ * claim the new trim point durably.  The trim must not proceed unless this
+ * returns 0. */
+int lsn_control_note_trim(struct lsn_log *log, uint64_t trim);
 /* A log was created (its batch synced): claim it now. */
 int lsn_control_log_created(struct lsn_store *st);
 /* Before the batch removing `log` (caller holds logs_lock for writing and

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/control.h"
 #include "storage/diag.h"
 #include "storage/store_internal.h"
 
@@ -97,34 +98,61 @@ void lsn_log_view_release(struct lsn_log_view *view)
 	memset(view, 0, sizeof(*view));
 }
 
-int lsn_log_trim_prefix(struct lsn_log *log, uint64_t expect_first_lsn, size_t n,
-			uint64_t *trimmed_to)
+/* Under log->lock: may the first n segments go, given the caller decided
+ * on a log starting at expect_first_lsn?  Sets the trim point they leave. */
+static int trim_check(struct lsn_log *log, uint64_t expect_first_lsn, size_t n, uint64_t *new_trim)
 {
-	struct lsn_store *st = log->store;
-	rocksdb_writebatch_t *wb = NULL;
-	uint64_t first = 0, last_first = 0;
-	int rc = 0;
-
-	pthread_mutex_lock(&log->lock);
-	if (log->removed) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if (log->segs[0].first_lsn != expect_first_lsn) {
-		rc = -ESTALE;
-		goto out;
-	}
+	if (log->removed)
+		return -ENOENT;
+	if (log->segs[0].first_lsn != expect_first_lsn)
+		return -ESTALE;
 	for (size_t i = 0; i < n; i++) {
 		/* Defence in depth: storage never drops the active segment. */
 		if (i >= log->n_segs - 1 || !log->segs[i].sealed) {
 			lsn_diag(LSN_DIAG_ERR, "log %s: a trim asked for an unsealed segment",
 				 log->name);
-			rc = -EPERM;
-			goto out;
+			return -EPERM;
 		}
 	}
-	if (n == 0)
+	*new_trim = log->segs[n].first_lsn - 1;
+	return 0;
+}
+
+/* Claim the new trim point in the control file before the batch, so a
+ * store found trimmed beyond its claim at mount has lost records
+ * (storage/control.h).  Writing the file takes every log's lock, so it
+ * happens outside ours; the caller checks again after. */
+static int claim_trim(struct lsn_log *log, uint64_t expect_first_lsn, size_t n, uint64_t *new_trim)
+{
+	int rc;
+
+	pthread_mutex_lock(&log->lock);
+	rc = trim_check(log, expect_first_lsn, n, new_trim);
+	pthread_mutex_unlock(&log->lock);
+	if (rc == 0)
+		rc = lsn_store_sync(log->store); /* the tail the claim rests on */
+	return rc ? rc : lsn_control_note_trim(log, *new_trim);
+}
+
+int lsn_log_trim_prefix(struct lsn_log *log, uint64_t expect_first_lsn, size_t n,
+			uint64_t *trimmed_to)
+{
+	struct lsn_store *st = log->store;
+	rocksdb_writebatch_t *wb = NULL;
+	uint64_t first = 0, last_first = 0, new_trim = 0, checked_trim;
+	int rc = 0;
+
+	rc = n ? claim_trim(log, expect_first_lsn, n, &new_trim) : 0;
+	pthread_mutex_lock(&log->lock);
+	if (rc)
 		goto out;
+	rc = trim_check(log, expect_first_lsn, n, &checked_trim);
+	if (rc || n == 0)
+		goto out;
+	if (checked_trim != new_trim) {
+		rc = -ESTALE; /* the log changed while the claim was written */
+		goto out;
+	}
 	first = log->segs[0].first_lsn;
 	last_first = log->segs[n - 1].first_lsn;
 	wb = rocksdb_writebatch_create();

@@ -91,10 +91,12 @@ struct lsn_log {
 
 	/* Durability bookkeeping for the control file (storage/control.h):
 	 * the tail of the last append that returned, the highest tail known
-	 * durable, and the trim point the control writer last saw. */
+	 * durable, the trim point the control writer last saw, and the trim
+	 * point claimed before a trim batch (lsn_control_note_trim). */
 	_Atomic uint64_t appended_tail;
 	_Atomic uint64_t durable_tail;
 	_Atomic uint64_t seen_trim;
+	_Atomic uint64_t trim_claim;
 };
 
 /* A key range freed by a trim, waiting for the compactor. */

@@ -70,6 +70,35 @@ assert_eq "$(tail_of "$M/p")" 100500 "tail of p"
 assert_eq "$(cat "$M/p/segments/"* | md5sum)" "$(seq 100500 | md5sum)" "records of p"
 umount_fs "$M"
 
+note "segments gone from the front (store trimmed beyond its claimed trim point): refused"
+"$MKFS" --segment-size 4096 "$T/front" >/dev/null
+mount_fs "$T/front" "$M" trim_delay=0 auto_trim=0
+mkdir "$M/f"
+seq 3000 >"$M/f/append.lines"
+umount_fs "$M"
+grep -q "^log f 3000 0$" "$T/front/lsnfs.control" || fail "claims before the trim: $(cat "$T/front/lsnfs.control")"
+cp "$T/front/lsnfs.control" "$T/control.before-trim"
+mount_fs "$T/front" "$M" trim_delay=0 auto_trim=0
+setfattr -n user.lsnfs.persisted_lsn -v 2000 "$M/f"
+setfattr -n user.lsnfs.trim -v safe "$M/f"
+trim=$(getfattr --only-values -n user.lsnfs.trim_point "$M/f")
+[[ $trim -gt 0 ]] || fail "nothing was trimmed (trim_point $trim)"
+# The claim is written before the trim's batch, not later by the periodic
+# writer (no tail moved) or the unmount.
+grep -q "^log f 3000 $trim$" "$T/front/lsnfs.control" || fail "trim $trim not claimed: $(cat "$T/front/lsnfs.control")"
+umount_fs "$M"
+cp "$T/front/lsnfs.control" "$T/control.after-trim"
+cp "$T/control.before-trim" "$T/front/lsnfs.control"
+rc=0
+out=$("$LSNFS" "$T/front" "$M" -f 2>&1 </dev/null) || rc=$?
+if mountpoint -q "$M"; then fusermount3 -u "$M"; fail "a store trimmed beyond its claim mounted"; fi
+assert_eq "$rc" 1 "exit status of lsnfs on a store trimmed beyond its claim"
+assert_match "$out" "f is short by $trim records \\($trim of them from its front\\); refusing" "refusal line"
+cp "$T/control.after-trim" "$T/front/lsnfs.control"
+mount_fs "$T/front" "$M"
+assert_eq "$(cat "$M/f/segments/"* | md5sum)" "$(seq $((trim + 1)) 3000 | md5sum)" "records of f after the trim"
+umount_fs "$M"
+
 note "a damaged control file is refused too"
 printf 'lsnfs-control 1\nlog p 5 0\nend 00000000\n' >"$T/store.intact/lsnfs.control"
 rc=0

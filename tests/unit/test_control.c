@@ -9,6 +9,7 @@
 #include <fcntl.h>
 
 #include "storage/control.h"
+#include "storage/crc32c.h"
 
 TestSuite(control, .init = setup, .fini = teardown);
 
@@ -22,17 +23,52 @@ static void append_n(struct lsn_log *log, int n)
 	}
 }
 
-static uint64_t claimed_tail(const char *name)
+/* What the control file on disk claims for log `name` (UINT64_MAX: none). */
+static uint64_t claimed(const char *name, bool want_trim)
 {
 	struct lsn_control c;
-	uint64_t tail = UINT64_MAX;
+	uint64_t v = UINT64_MAX;
 
 	cr_assert_eq(lsn_control_read(store ? lsn_store_path(store) : tmpdir, &c), 0);
 	for (size_t i = 0; i < c.n; i++)
 		if (strcmp(c.v[i].name, name) == 0)
-			tail = c.v[i].tail_lsn;
+			v = want_trim ? c.v[i].trim_point : c.v[i].tail_lsn;
 	lsn_control_release(&c);
-	return tail;
+	return v;
+}
+
+static uint64_t claimed_tail(const char *name)
+{
+	return claimed(name, false);
+}
+
+/* Read the whole control file, or write `len` bytes over it. */
+static char *control_bytes(size_t *len)
+{
+	char path[128], *buf = malloc(1 << 16);
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, LSN_CONTROL_FILE);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	n = read(fd, buf, 1 << 16);
+	cr_assert_gt(n, 0);
+	close(fd);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void control_put(const char *buf, size_t len)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, LSN_CONTROL_FILE);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, buf, len), (ssize_t)len);
+	close(fd);
 }
 
 Test(control, format_round_trips_and_damage_is_refused)
@@ -115,6 +151,63 @@ Test(control, a_store_behind_its_claims_is_refused_unless_accept_loss)
 	cr_assert_eq(claimed_tail("p"), 10);
 	cr_assert_eq(claimed_tail("q"), UINT64_MAX);
 	cr_assert_eq(lsn_store_open(tmpdir, &store), 0);
+}
+
+/* A trim claims its new trim point before its batch; a store found trimmed
+ * beyond the claim (records gone from the front) is refused. */
+Test(control, a_store_trimmed_beyond_its_claim_is_refused)
+{
+	char *accept[] = { (char *)"recover=accept-loss" };
+	struct lsn_segment_info *segs;
+	struct lsn_log *log;
+	char *before, *v1;
+	size_t len, n;
+	uint64_t trim;
+
+	fx_open(4096);
+	log = fx_create("p");
+	append_n(log, 3000);
+	cr_assert_eq(lsn_log_sync(log), 0);
+	cr_assert_eq(lsn_log_segments(log, &segs, &n), 0);
+	cr_assert_geq(n, 3);
+	trim = segs[2].first_lsn - 1;
+	free(segs);
+	fx_close();
+	before = control_bytes(&len); /* claims trim point 0 */
+	cr_assert_eq(claimed("p", true), 0);
+
+	fx_reopen();
+	log = fx_log("p");
+	cr_assert_eq(fx_trim_n(log, 2, NULL), 0);
+	/* On disk as soon as the trim returns: the periodic writer only runs
+	 * when a tail moves, so this is the claim written before the batch. */
+	cr_assert_eq(claimed("p", true), trim);
+	fx_close();
+	cr_assert_eq(lsn_store_open(tmpdir, &store), 0, "the claim matches the store");
+	fx_close();
+
+	/* The store comes back trimmed beyond what its control file claims. */
+	control_put(before, len);
+	cr_assert_eq(lsn_store_open(tmpdir, &store), -EUCLEAN);
+	cr_assert_null(store);
+	/* A version 1 file recorded the trim point for information only. */
+	v1 = malloc(len);
+	memcpy(v1, before, len);
+	cr_assert_eq(memcmp(v1, "lsnfs-control 2\n", 16), 0);
+	v1[14] = '1';
+	snprintf(v1 + len - 9, 10, "%08x\n", lsn_crc32c(0, v1, len - 13));
+	control_put(v1, len);
+	cr_assert_eq(lsn_store_open(tmpdir, &store), 0, "version 1: tails only");
+	fx_close();
+	cr_assert_eq(claimed("p", true), trim, "rewritten in the current form");
+
+	control_put(before, len);
+	cr_assert_eq(lsn_store_open_with(tmpdir, accept, 1, &store), 0);
+	fx_close();
+	cr_assert_eq(claimed("p", true), trim, "accepted: the claims match the store");
+	cr_assert_eq(lsn_store_open(tmpdir, &store), 0);
+	free(before);
+	free(v1);
 }
 
 Test(control, removing_a_log_drops_its_claim_first)
