@@ -445,6 +445,97 @@ void lsn_archiver_counters(struct lsn_archiver *ar, struct lsn_archiver_counters
 	pthread_mutex_unlock(&ar->lock);
 }
 
+/* ---- the copy a trim relies on -------------------------------------------------- */
+
+/* Is the confirmed copy `lsn` there now?  0; -ENOENT or -EBADMSG when it is
+ * gone or changed (then it stops counting); another errno: cannot tell. */
+static int cover_present(struct lsn_archiver *ar, struct lsn_log *log, uint64_t lsn, bool remote,
+			 uint64_t remote_size)
+{
+	struct lsn_snapshot_info info;
+	uint64_t size = 0;
+	int rc;
+
+	if (remote) {
+		rc = lsn_archive_content_size(ar->archive, lsn_log_name(log), lsn, &size);
+		if (rc == -ENOTSUP)
+			return 0; /* present; its size is only known by fetching it */
+		return rc ? rc : size == remote_size ? 0 : -EBADMSG;
+	}
+	rc = lsn_snapshot_get(log, lsn, &info);
+	if (rc)
+		return rc;
+	return lsn_archive_present(ar->archive, lsn_log_name(log), lsn, info.archive_size);
+}
+
+/* The copy is gone: it no longer counts; the next pass re-verifies it. */
+static void cover_gone(struct lsn_archiver *ar, struct lsn_log *log, uint64_t lsn, bool remote)
+{
+	struct local_snap *s;
+
+	pthread_mutex_lock(&ar->lock);
+	if (remote) {
+		for (size_t i = 0; i < ar->n_remote; i++)
+			if (ar->remote[i].log == log && ar->remote[i].lsn == lsn)
+				ar->remote[i] = ar->remote[--ar->n_remote];
+	} else if ((s = local_find(ar, log, lsn)) && s->state == SNAP_ARCHIVED) {
+		s->state = SNAP_PENDING;
+		s->next_try = 0;
+		s->backoff = 0;
+	}
+	pthread_mutex_unlock(&ar->lock);
+}
+
+int lsn_archiver_check_cover(struct lsn_archiver *ar, struct lsn_log *log, uint64_t upto,
+			     char *reason, size_t n)
+{
+	uint64_t last = 0;
+	int last_rc = -ENOENT;
+
+	if (!lsn_archive_has_dir(ar->archive))
+		return 0;
+	/* Newest first; each copy found gone is out of the table before the
+	 * next lookup, so the loop ends. */
+	for (;;) {
+		uint64_t lsn = 0, remote_size = 0;
+		bool remote = false;
+		int rc;
+
+		pthread_mutex_lock(&ar->lock);
+		for (size_t i = 0; !ar->unavailable && i < ar->n_local; i++)
+			if (ar->local[i].log == log && ar->local[i].state == SNAP_ARCHIVED &&
+			    ar->local[i].lsn >= upto && ar->local[i].lsn > lsn &&
+			    (!last || ar->local[i].lsn < last))
+				lsn = ar->local[i].lsn;
+		for (size_t i = 0; !ar->unavailable && i < ar->n_remote; i++)
+			if (ar->remote[i].log == log && ar->remote[i].lsn >= upto &&
+			    ar->remote[i].lsn > lsn && (!last || ar->remote[i].lsn < last)) {
+				lsn = ar->remote[i].lsn;
+				remote = true;
+				remote_size = ar->remote[i].size;
+			}
+		pthread_mutex_unlock(&ar->lock);
+		if (lsn == 0)
+			break;
+		rc = cover_present(ar, log, lsn, remote, remote_size);
+		if (rc == 0)
+			return 0;
+		if (rc == -ENOENT || rc == -EBADMSG) {
+			lsn_diag(LSN_DIAG_ERR,
+				 "WARNING: log %s: the archived copy of snapshot %llu is gone or changed "
+				 "(%s); no trim relies on it, it is verified again",
+				 lsn_log_name(log), (unsigned long long)lsn, strerror(-rc));
+			cover_gone(ar, log, lsn, remote);
+		}
+		last = lsn; /* cannot tell (EIO, EACCES...): it carries no trim now */
+		last_rc = rc;
+	}
+	snprintf(reason, n,
+		 "no archived copy covering LSN %llu is in the archive now%s%s (re-checking)",
+		 (unsigned long long)upto, last ? ": " : "", last ? strerror(-last_rc) : "");
+	return -ENOENT;
+}
+
 /* ---- the archiving pass ------------------------------------------------------ */
 
 /*

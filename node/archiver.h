@@ -81,6 +81,18 @@ bool lsn_archiver_other_node(struct lsn_archiver *ar, char *id, size_t n);
 /* Highest LSN covered by a confirmed archived snapshot of the log (0 if
  * none), optionally leaving snapshot `except` out (0: none left out). */
 uint64_t lsn_archiver_archived_lsn(struct lsn_archiver *ar, struct lsn_log *log, uint64_t except);
+/*
+ * Before a trim to `upto` on the strength of archived snapshots (caller
+ * holds node->trim_lock; I/O): is a confirmed copy covering it (LSN >=
+ * upto) really in the archive now?  Confirmed copies are re-checked only
+ * every few seconds, and one deleted behind the node's back meanwhile must
+ * not carry a trim.  A copy found gone or changed stops counting at once
+ * and the next pass re-verifies it (dropping its mark, archiving again).
+ * 0, or -ENOENT with `reason` (n bytes) set when no covering copy is
+ * there.  Without an archive directory the confirmation is trusted (0).
+ */
+int lsn_archiver_check_cover(struct lsn_archiver *ar, struct lsn_log *log, uint64_t upto,
+			     char *reason, size_t n);
 /* user.lsnfs.archived text of a snapshot: yes | no | failed: REASON */
 void lsn_archiver_state_text(struct lsn_archiver *ar, struct lsn_log *log, uint64_t lsn,
 			     char *buf, size_t n);

@@ -212,6 +212,12 @@ static int run_plan(struct lsn_node *node, struct lsn_log *log, struct plan *p, 
 	rc = lsn_log_view(log, LSN_VIEW_SEGMENTS, &view);
 	if (rc == 0)
 		rc = plan_on_view(node, log, &view, p);
+	/* The copy that allows the trim is looked at now, not as of the last
+	 * re-check: it may have been deleted behind the node's back. */
+	if (rc == 0 && p->n_remove > 0 && p->d.strategy == LSN_TRIM_ARCHIVED &&
+	    lsn_archiver_check_cover(node->archiver, log, p->trimmed_to, p->reason,
+				     sizeof(p->reason)) != 0)
+		rc = -EPERM;
 	/* Other nodes sharing the archive must know the new trim point before
 	 * it exists: they refuse to unlink the snapshot it depends on. */
 	if (rc == 0 && p->n_remove > 0 &&

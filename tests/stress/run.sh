@@ -2,13 +2,16 @@
 # tests/stress/run.sh short|full - the reliability campaign.
 #
 #   short (make test): the verifier's self-test, 50 kill -9 cycles, a few
-#                      power cuts, a short damaged-store series.
+#                      power cuts, a short damaged-store series, the archive
+#                      monitor's self-test and 6 archive-fault rounds.
 #   full (make stress): 1,000 kill -9 cycles, 200 power cuts, the full
-#                      damaged-store series; prints the totals.
+#                      damaged-store series, 60 archive-fault rounds; prints
+#                      the totals.
 #
 # Each part prints its totals ("campaign: cycles N records-verified N ...",
-# "damage: N trials ...").  BUILD must name the absolute build directory.  SEED fixes the random
-# choices (printed by each part, so a failure can be replayed).
+# "damage: N trials ...", "archive-faults: rounds N ...").  BUILD must name
+# the absolute build directory.  SEED fixes the random choices (printed by
+# each part, so a failure can be replayed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BUILD:?BUILD must be set}"
@@ -19,8 +22,9 @@ py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 
 case $mode in
-short) cycles=50; cuts=5; trials=15 ;;
-full) cycles=${STRESS_CYCLES:-1000}; cuts=${STRESS_POWER_CUTS:-200}; trials=${STRESS_DAMAGE:-200} ;;
+short) cycles=50; cuts=5; trials=15; rounds=6 ;;
+full) cycles=${STRESS_CYCLES:-1000}; cuts=${STRESS_POWER_CUTS:-200}; trials=${STRESS_DAMAGE:-200}
+      rounds=${STRESS_ARCHIVE_ROUNDS:-60} ;;
 *) echo "usage: $0 short|full" >&2; exit 2 ;;
 esac
 
@@ -35,4 +39,8 @@ echo "== power-cut campaign ($cuts cuts)"
 "$py" "$here/campaign.py" --build "$BUILD" --cycles "$cuts" --powerloss "$BUILD/tests/plfs" "${seed[@]}"
 echo "== damaged-store series ($trials trials)"
 "$py" "$here/damage.py" --build "$BUILD" --trials "$trials" "${seed[@]}"
+echo "== archive monitor self-test"
+"$py" "$here/archive_faults.py" --build "$BUILD" --selftest "${seed[@]}"
+echo "== archive faults ($rounds rounds)"
+"$py" "$here/archive_faults.py" --build "$BUILD" --rounds "$rounds" "${seed[@]}"
 echo "stress $mode: done in $((SECONDS - start)) s"

@@ -181,3 +181,36 @@ Test(node_archive, unlink_refused_for_another_nodes_trim_point)
 	cr_assert_eq(unlink(path), 0);
 	cr_assert_eq(lsn_node_snapshot_unlink(node, log_p, 20), 0);
 }
+
+/*
+ * A confirmed copy deleted from the archive behind the node's back (issue
+ * 10, found by tests/stress/archive_faults.py): the next trim must not go
+ * ahead on the strength of it, even before the periodic re-check; the copy
+ * stops counting at once and is archived again by the next passes.
+ */
+Test(node_archive, no_trim_on_a_copy_deleted_behind_its_back)
+{
+	struct lsn_log_info info;
+	char copy[256];
+	struct stat st;
+	int i;
+
+	fill_and_snapshot(20);
+	tick();
+	cr_assert_eq(lsn_node_archived_lsn(node, log_p), 20);
+	snprintf(copy, sizeof(copy), "%s/p/%020d.snap.zst", arch_dir, 20);
+	cr_assert_eq(unlink(copy), 0);
+
+	cr_assert_eq(lsn_node_trim_to(node, log_p, 20), -EPERM, "trimmed on a deleted copy");
+	lsn_log_info(log_p, &info);
+	cr_assert_eq(info.trim_point, 0);
+	cr_assert_eq(lsn_node_archived_lsn(node, log_p), 0, "the deleted copy still counts");
+
+	for (i = 0; i < 10 && lsn_node_archived_lsn(node, log_p) != 20; i++)
+		tick();
+	cr_assert_eq(lsn_node_archived_lsn(node, log_p), 20, "not archived again");
+	cr_assert_eq(stat(copy, &st), 0, "the copy is not back in the archive");
+	cr_assert_eq(lsn_node_trim_to(node, log_p, 20), 0);
+	lsn_log_info(log_p, &info);
+	cr_assert_gt(info.trim_point, 0);
+}
