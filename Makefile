@@ -117,16 +117,19 @@ $(PLFS): tests/powerloss/plfs.c
 # Fuzz targets (tests/fuzz/fuzz_*.c).  make test replays their corpus and
 # regression inputs with the ordinary compiler (replay.c); make fuzz builds
 # them with clang and libFuzzer and runs each for FUZZ_SECONDS.
-FUZZ_TARGETS := block config control path store
+FUZZ_TARGETS := block config control path store frames xattr
 FUZZ_EXTRA_path := $(BUILD)/fs/path.o
+FUZZ_EXTRA_frames := $(BUILD)/fs/frames.o
+FUZZ_EXTRA_xattr := $(BUILD)/fs/xattr_value.o
+FUZZ_EXTRA_ALL := $(foreach t,$(FUZZ_TARGETS),$(FUZZ_EXTRA_$(t)))
 REPLAY_BIN  := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 FUZZ_BIN    := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 
-$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB) $(BUILD)/fs/path.o
+$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB) $(FUZZ_EXTRA_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(FUZZ_EXTRA_$*) $(LIB) $(LDLIBS_CORE)
 
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(LIB) $(BUILD)/fs/path.o
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(LIB) $(FUZZ_EXTRA_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA_$*) $(LIB) $(LDLIBS_CORE)
 

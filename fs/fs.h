@@ -7,6 +7,7 @@
  *   path.c      what a path names (pure)
  *   lines.c     append.lines splitting (pure)
  *   frames.c    append.frames parsing (pure)
+ *   xattr_value.c the values user.lsnfs.* attributes take (pure)
  *   context.c   the mount's state, resolving a path, file handles, stat
  *   snapfiles.c the snapshots/ directory: staging files, snapshots
  *   ops.c       attributes, directories, namespace operations

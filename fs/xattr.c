@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fs/fs.h"
+#include "fs/xattr_value.h"
 #include "storage/diag.h"
 
 #define PREFIX "user.lsnfs."
@@ -38,12 +39,13 @@ struct xattr_req {
 
 /* A value as written, checked against the attribute's kind. */
 struct xattr_value {
-	char text[LSN_NAME_MAX + 16]; /* a log name (remove_log), a word, an LSN */
+	char text[LSN_XATTR_VALUE_MAX]; /* a log name (remove_log), a word, an LSN */
 	uint64_t lsn;
 };
 
-/* VALUE_IGNORED: any bytes at all (seal). */
-enum value_kind { VALUE_ANY, VALUE_LSN, VALUE_WORD, VALUE_IGNORED };
+/* The table's short names for fs/xattr_value.h's kinds.  VALUE_IGNORED: any bytes (seal). */
+enum value_kind { VALUE_ANY = LSN_XATTR_ANY, VALUE_LSN = LSN_XATTR_LSN, VALUE_WORD = LSN_XATTR_WORD,
+		  VALUE_IGNORED = LSN_XATTR_IGNORED };
 
 struct xattr_def {
 	const char *name;     /* full name after "user.lsnfs.", or a prefix ending in '.' */
@@ -103,15 +105,16 @@ static int set_persisted(const struct xattr_req *r, const struct xattr_value *v)
 
 static int set_trim(const struct xattr_req *r, const struct xattr_value *v)
 {
-	if (strcmp(v->text, "safe") == 0)
-		return lsn_node_trim_safe(r->fs->node, r->log);
-	uint64_t upto;
+	uint64_t upto = 0;
+	bool safe;
 
-	if (lsn_parse_u64(v->text, &upto) != 0) {
+	if (lsn_xattr_trim_parse(v->text, &safe, &upto) != 0) {
 		lsn_diag(LSN_DIAG_WARN, "setxattr %s user.lsnfs.trim refused: '%s' is not an LSN or 'safe'",
 			 r->path, v->text);
 		return -EINVAL;
 	}
+	if (safe)
+		return lsn_node_trim_safe(r->fs->node, r->log);
 	return lsn_node_trim_to(r->fs->node, r->log, upto);
 }
 
@@ -361,30 +364,13 @@ static const struct xattr_def *lookup(struct xattr_req *r, const char *name)
 	return NULL;
 }
 
-/* Parse a written value.  One trailing newline is tolerated (the habits of
- * `echo ... | xargs setfattr`); anything else must be exact. */
+/* Parse a written value: exactly its text (fs/xattr_value.h). */
 static int parse_value(const struct xattr_def *d, const char *value, size_t size,
 		       struct xattr_value *v)
 {
 	memset(v, 0, sizeof(*v));
-	if (d->kind == VALUE_IGNORED)
-		return 0;
-	if (size >= sizeof(v->text))
-		return -EINVAL;
-	if (size)
-		memcpy(v->text, value, size);
-	v->text[size] = '\0';
-	/* Exactly the text (SPEC: no newline): "5\n" and "5\0" are refused,
-	 * as `echo` or a C string's terminator would write them. */
-	if (strlen(v->text) != size)
-		return -EINVAL; /* a NUL, trailing or embedded */
-	if (size > 0 && v->text[size - 1] == '\n')
-		return -EINVAL;
-	if (d->kind == VALUE_LSN)
-		return lsn_parse_u64(v->text, &v->lsn);
-	if (d->kind == VALUE_WORD && size == 0)
-		return -EINVAL;
-	return 0;
+	return lsn_xattr_value_parse((enum lsn_xattr_kind)d->kind, value, size, v->text,
+				     sizeof(v->text), &v->lsn);
 }
 
 static int reply(char *value, size_t size, const char *text)

@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char buf[8192], back[64];
 	struct lsn_path p;
 	uint64_t lsn;
+	size_t len;
 	int rc;
 
 	if (size >= sizeof(buf))
@@ -29,7 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc == 0 && p.node != LSN_NODE_ROOT && !lsn_name_valid(p.log))
 		abort();
-	if (rc == 0 && size > 0 && buf[size - 1] != '/' && (p.node == LSN_NODE_SEGMENT || p.node == LSN_NODE_INDEX || p.node == LSN_NODE_SNAPSHOT)) {
+	/* The path is the C string: bytes after a NUL are not part of it. */
+	len = strlen(buf);
+	if (rc == 0 && len > 0 && buf[len - 1] != '/' && (p.node == LSN_NODE_SEGMENT || p.node == LSN_NODE_INDEX || p.node == LSN_NODE_SNAPSHOT)) {
 		const char *suffix = p.node == LSN_NODE_SEGMENT ? ".log" : p.node == LSN_NODE_INDEX ? ".index" : ".snap";
 		const char *base = strrchr(buf, '/') + 1;
 		lsn_path_format_lsn(back, p.lsn, suffix);

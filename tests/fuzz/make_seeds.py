@@ -9,6 +9,8 @@ import os
 import struct
 import subprocess
 
+LSN_RECORD_MAX = 1020 * 1024  # storage/config.h
+
 here = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -96,6 +98,49 @@ def main():
     put("store-hold", "store", kv("H", be32(1) + b"h", b"\xff" * 3))
     put("store-block", "store", kv("B", be32(1) + be64(1) + be64(0), block(1, recs)))
     put("store-consumed", "store", kv("G", be32(1) + be64(200), be64(1) + b"../../x"))
+
+    # frames: control byte (bits 0-1 record limit: the daemon's, the limit
+    # byte, 0, 2^32-1; bits 2-3 write limit: the daemon's, the write's size,
+    # one less, 4 x the limit byte; bits 4-7 a small message buffer), limit
+    # byte, then the write (fuzz_frames.c).
+    frame = lambda rec: be32(len(rec)) + rec
+    three = frame(b"abc") + frame(b"") + frame(b"hello\n")
+    for i, (ctl, lim, write) in enumerate([
+            (0x00, 0, b""),                                  # the empty write
+            (0x30, 0, three),                                # three records
+            (0x74, 0, three),                                # write limit = its size
+            (0x08, 0, three),                                # one byte over the write limit
+            (0x31, 5, three),                                # record limit 5: hello is too big
+            (0x02, 0, frame(b"") * 4),                       # only empty records allowed
+            (0x30, 0, three + b"\x00\x00"),                   # cut inside a header
+            (0x30, 0, three + be32(10) + b"short"),          # cut inside a record
+            (0x30, 0, be32(LSN_RECORD_MAX + 1) + b"x"),      # over the daemon's record limit
+            (0x33, 0, be32(0xFFFFFFFF) + b"x" * 8),          # no record limit, length 2^32-1
+            (0x3C, 2, frame(b"ab") + frame(b"c")),           # write limit 8 < 11
+            (0x30, 0, frame(b"x" * 300) * 3),
+            # A record over 64 KiB: all four length bytes count.  Also lifts
+            # libFuzzer's default input limit (its largest seed) above 64 KiB.
+            (0x30, 0, frame(b"r" * 0x10001) + frame(b"s")),
+    ]):
+        put("frames-%02d" % i, "frames", bytes([ctl, lim]) + write)
+
+    # xattr: control byte (bits 0-1 kind: any, lsn, word, ignored; bits 2-3
+    # text room: the value's size, one more, 1, xattr.c's), then the value
+    # exactly as setxattr(2) passes it (fuzz_xattr.c).
+    ANY, LSN, WORD, IGN = 0, 1, 2, 3
+    XATTR = 3 << 2
+    for i, (ctl, value) in enumerate([
+            (XATTR | LSN, b"0"), (XATTR | LSN, b"42"), (XATTR | LSN, b"0042"),
+            (XATTR | LSN, b"18446744073709551615"), (XATTR | LSN, b"18446744073709551616"),
+            (XATTR | LSN, b"000000000000000000001"), (XATTR | LSN, b"-1"), (XATTR | LSN, b"5\n"),
+            (XATTR | LSN, b"5\0"), (XATTR | LSN, b"5\x009"), (XATTR | LSN, b""),
+            (XATTR | WORD, b"safe"), (XATTR | WORD, b"single"), (XATTR | WORD, b"cluster"),
+            (XATTR | WORD, b"safe\n"), (XATTR | WORD, b""), (XATTR | WORD, b"my-log.1"),
+            (XATTR | WORD, b"x" * 64), (XATTR | WORD, b".hidden"), (XATTR | WORD, b"x" * 80),
+            (XATTR | ANY, b""), (IGN, b"anything\n\0"), (0 << 2 | WORD, b"safe"),
+            (1 << 2 | WORD, b"safe"), (2 << 2 | WORD, b"s"),
+    ]):
+        put("xattr-%02d" % i, "xattr", bytes([ctl]) + value)
 
 
 if __name__ == "__main__":

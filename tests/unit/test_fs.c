@@ -10,6 +10,7 @@
 #include "fs/fs.h"
 #include "fs/lines.h"
 #include "fs/path.h"
+#include "fs/xattr_value.h"
 
 /* ---- path parsing ---------------------------------------------------------- */
 
@@ -154,6 +155,96 @@ Test(fs_lines, a_failed_append_keeps_the_held_line)
 	cr_assert_eq(feed(&l, &s, "t\n", 100), 0);
 	cr_expect_str_eq(s.records[0], "part\n");
 	lsn_lines_release(&l);
+}
+
+/* ---- xattr values (pure) ------------------------------------------------------------ */
+
+struct value_case {
+	enum lsn_xattr_kind kind;
+	const char *value;
+	size_t size; /* 0: strlen(value) */
+	int rc;
+	uint64_t lsn;
+};
+
+static const struct value_case value_cases[] = {
+	{ LSN_XATTR_LSN, "0", 0, 0, 0 },
+	{ LSN_XATTR_LSN, "42", 0, 0, 42 },
+	{ LSN_XATTR_LSN, "0042", 0, 0, 42 }, /* zero padding, as in file names */
+	{ LSN_XATTR_LSN, "18446744073709551615", 0, 0, UINT64_MAX },
+	{ LSN_XATTR_LSN, "18446744073709551616", 0, -EINVAL, 0 },  /* UINT64_MAX + 1 */
+	{ LSN_XATTR_LSN, "99999999999999999999", 0, -EINVAL, 0 },  /* 20 digits, too big */
+	{ LSN_XATTR_LSN, "000000000000000000001", 0, -EINVAL, 0 }, /* 21 digits */
+	{ LSN_XATTR_LSN, "", 0, -EINVAL, 0 },
+	{ LSN_XATTR_LSN, "-1", 0, -EINVAL, 0 },
+	{ LSN_XATTR_LSN, "+1", 0, -EINVAL, 0 },
+	{ LSN_XATTR_LSN, " 1", 0, -EINVAL, 0 },
+	{ LSN_XATTR_LSN, "1k", 0, -EINVAL, 0 },
+	{ LSN_XATTR_LSN, "5\n", 0, -EINVAL, 0 },
+	{ LSN_XATTR_LSN, "5\0", 2, -EINVAL, 0 },    /* a C string's terminator */
+	{ LSN_XATTR_LSN, "5\0009", 3, -EINVAL, 0 }, /* an embedded NUL */
+	{ LSN_XATTR_WORD, "safe", 0, 0, 0 },
+	{ LSN_XATTR_WORD, "", 0, -EINVAL, 0 },
+	{ LSN_XATTR_WORD, "safe\n", 0, -EINVAL, 0 },
+	{ LSN_XATTR_WORD, "single\0", 7, -EINVAL, 0 },
+	{ LSN_XATTR_WORD, "a\nb", 0, 0, 0 }, /* a newline inside: the word's reader refuses it */
+	{ LSN_XATTR_ANY, "", 0, 0, 0 },
+	{ LSN_XATTR_ANY, "\n", 0, -EINVAL, 0 },
+	{ LSN_XATTR_IGNORED, "anything\n\0", 10, 0, 0 },
+	{ LSN_XATTR_IGNORED, "", 0, 0, 0 },
+};
+
+Test(fs_xattr_value, parse_table)
+{
+	for (size_t i = 0; i < sizeof(value_cases) / sizeof(value_cases[0]); i++) {
+		const struct value_case *c = &value_cases[i];
+		size_t size = c->size ? c->size : strlen(c->value);
+		char text[LSN_XATTR_VALUE_MAX] = "untouched";
+		uint64_t lsn = 7;
+		int rc = lsn_xattr_value_parse(c->kind, c->value, size, text, sizeof(text), &lsn);
+
+		cr_assert_eq(rc, c->rc, "row %zu '%s': rc %d, want %d", i, c->value, rc, c->rc);
+		if (rc || c->kind == LSN_XATTR_IGNORED)
+			continue;
+		cr_expect_eq(strlen(text), size, "row %zu: the text is the value, terminated", i);
+		cr_expect_eq(memcmp(text, c->value, size), 0, "row %zu", i);
+		if (c->kind == LSN_XATTR_LSN)
+			cr_expect_eq(lsn, c->lsn, "row %zu: lsn %llu", i, (unsigned long long)lsn);
+	}
+}
+
+Test(fs_xattr_value, size_limit_and_ignored_values)
+{
+	char value[LSN_XATTR_VALUE_MAX + 1], text[LSN_XATTR_VALUE_MAX] = "untouched";
+	uint64_t lsn = 7;
+
+	memset(value, 'a', sizeof(value));
+	cr_expect_eq(lsn_xattr_value_parse(LSN_XATTR_WORD, value, sizeof(text) - 1, text, sizeof(text), &lsn),
+		     0, "the longest value that fits");
+	cr_expect_eq(strlen(text), sizeof(text) - 1);
+	cr_expect_eq(lsn_xattr_value_parse(LSN_XATTR_WORD, value, sizeof(text), text, sizeof(text), &lsn),
+		     -EINVAL, "one byte more");
+	memcpy(text, "untouched", 10);
+	cr_expect_eq(lsn_xattr_value_parse(LSN_XATTR_IGNORED, value, sizeof(value), text, sizeof(text), &lsn),
+		     0);
+	cr_expect_str_eq(text, "untouched", "seal's value is not looked at");
+	cr_expect_eq(lsn, 7);
+}
+
+Test(fs_xattr_value, trim_takes_safe_or_an_lsn)
+{
+	bool safe = false;
+	uint64_t upto = 0;
+
+	cr_expect_eq(lsn_xattr_trim_parse("safe", &safe, &upto), 0);
+	cr_expect(safe);
+	cr_expect_eq(lsn_xattr_trim_parse("120", &safe, &upto), 0);
+	cr_expect(!safe);
+	cr_expect_eq(upto, 120);
+	cr_expect_eq(lsn_xattr_trim_parse("Safe", &safe, &upto), -EINVAL);
+	cr_expect_eq(lsn_xattr_trim_parse("safe ", &safe, &upto), -EINVAL);
+	cr_expect_eq(lsn_xattr_trim_parse("18446744073709551616", &safe, &upto), -EINVAL);
+	cr_expect_eq(lsn_xattr_trim_parse("", &safe, &upto), -EINVAL);
 }
 
 /* ---- the xattr table, through a node ---------------------------------------------- */
