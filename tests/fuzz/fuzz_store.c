@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char template_dir[72], work_dir[80];
 
-static void die(const char *what, int rc)
+static _Noreturn void die(const char *what, int rc)
 {
 	fprintf(stderr, "fuzz_store: %s: %s\n", what, strerror(-rc));
 	abort();
