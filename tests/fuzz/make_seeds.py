@@ -42,8 +42,8 @@ def put(name, target, data):
         f.write(data)
 
 
-def control(lines):
-    text = b"lsnfs-control 1\n" + b"".join(lines)
+def control(lines, version=2):
+    text = b"lsnfs-control %d\n" % version + b"".join(lines)
     return text + b"end %08x\n" % crc32c(text)
 
 
@@ -69,6 +69,7 @@ def main():
 
     put("control-two", "control", control([b"log a 10 3\n", b"log b.x 0 0\n"]))
     put("control-empty", "control", control([]))
+    put("control-v1", "control", control([b"log a 10 3\n"], version=1))
     put("control-bad", "control", b"lsnfs-control 1\nlog a 5\nend 00000000\n")
 
     for i, text in enumerate([b"mode\0single", b"mode\0cluster", b"segment_size\x004096",
