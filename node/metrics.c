@@ -99,6 +99,7 @@ void lsn_node_counters(struct lsn_node *node, struct lsn_node_counters *c)
 	c->archive_successes = ac.successes;
 	c->archive_failures = ac.failures;
 	c->last_archive_unix = ac.last_success_unix;
+	lsn_store_group_commit_counters(node->store, &c->durable_appends, &c->wal_syncs);
 }
 
 static void node_metrics(struct lsn_node *node, FILE *f)
@@ -127,6 +128,12 @@ static void node_metrics(struct lsn_node *node, FILE *f)
 		  offsetof(struct lsn_node_counters, archive_successes) },
 		{ "lsnfs_archive_failures_total", "Failed snapshot archive attempts since mount.",
 		  offsetof(struct lsn_node_counters, archive_failures) },
+		{ "lsnfs_durable_appends_total",
+		  "Appends made durable under sync=always since mount (by group commit).",
+		  offsetof(struct lsn_node_counters, durable_appends) },
+		{ "lsnfs_wal_syncs_total",
+		  "WAL syncs of sync=always group commit since mount (appends per sync = the ratio).",
+		  offsetof(struct lsn_node_counters, wal_syncs) },
 	};
 
 	lsn_node_counters(node, &c);

@@ -143,6 +143,7 @@ struct lsn_node_counters {
 	uint64_t records_appended, bytes_appended;
 	uint64_t segments_trimmed, bytes_trimmed, trims_refused;
 	uint64_t archive_attempts, archive_successes, archive_failures;
+	uint64_t durable_appends, wal_syncs; /* sync=always group commit */
 	int64_t last_archive_unix; /* 0: none since mount */
 };
 void lsn_node_counters(struct lsn_node *node, struct lsn_node_counters *c);

@@ -365,6 +365,7 @@ static int txn_commit(struct append_txn *t)
 	size_t n_chunk = 0, cap_chunks;
 	uint32_t first;
 	size_t byte;
+	bool durable;
 	int rc = t->rc;
 
 	if (rc)
@@ -412,11 +413,15 @@ static int txn_commit(struct append_txn *t)
 			     (t->pend_consumed ? 0 : log->n_pend) + t->n_cuts, sizeof(*log->pend));
 	if (rc)
 		goto rollback;
-	rc = lsn_store_write(st, st->wo, t->wb, "append");
+	/* sync=always: durable before anyone sees them (the log's lock is
+	 * held), one WAL sync shared with appends to other logs. */
+	durable = st->cfg.sync_always;
+	rc = durable ? lsn_store_write_durable(st, t->wb, "append")
+		     : lsn_store_write(st, st->wo, t->wb, "append");
 	if (rc)
 		goto rollback;
 	atomic_store(&log->appended_tail, t->cur.last_lsn);
-	if (st->cfg.sync_always) /* st->wo syncs: these records are durable */
+	if (durable)
 		lsn_control_note_durable(log, t->cur.last_lsn);
 
 	for (size_t i = 0; i < t->n_done; i++)

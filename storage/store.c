@@ -119,6 +119,7 @@ static void store_free(struct lsn_store *st)
 	pthread_cond_destroy(&st->ctl_cond);
 	pthread_mutex_destroy(&st->comp_lock);
 	pthread_cond_destroy(&st->cq_cond);
+	lsn_group_commit_release(&st->gc);
 	free(st->path);
 	free(st);
 }
@@ -136,6 +137,7 @@ static struct lsn_store *store_alloc(const char *dir)
 	pthread_cond_init(&st->cq_cond, NULL);
 	pthread_mutex_init(&st->ctl_lock, NULL);
 	pthread_cond_init(&st->ctl_cond, NULL);
+	lsn_group_commit_init(&st->gc);
 	st->path = strdup(dir);
 	if (!st->path) {
 		free(st);

@@ -98,6 +98,10 @@ int lsn_store_open_with(const char *dir, char *const *overrides, size_t n_overri
 void lsn_store_close(struct lsn_store *store);
 
 const struct lsn_config *lsn_store_config(const struct lsn_store *store);
+/* Group commit under sync=always (storage/group_commit.c), since open:
+ * appends made durable and the WAL syncs that did it. */
+void lsn_store_group_commit_counters(struct lsn_store *store, uint64_t *durable_appends,
+				     uint64_t *wal_syncs);
 /* Per-mount override of one config key (not persisted).  See config.h. */
 int lsn_store_override(struct lsn_store *store, const char *key, const char *value, char *why);
 /*

@@ -56,17 +56,26 @@ int lsn_store_sync(struct lsn_store *st)
 {
 	int rc = atomic_load(&st->failed);
 	struct lsn_control_mark mark;
-	char *err = NULL;
 
 	if (rc)
 		return rc;
 	/* What is appended now is durable once the WAL sync returns: the
 	 * control file may claim it from then on (storage/control.h). */
 	lsn_control_mark_appended(st, &mark);
-	rocksdb_flush_wal(st->db, 1, &err);
-	rc = err ? store_poison(st, lsn_rdb_errno(err, "sync"), "sync") : 0;
+	rc = lsn_store_sync_wal(st, "sync");
 	lsn_control_mark_durable(&mark, rc);
 	return rc;
+}
+
+int lsn_store_sync_wal(struct lsn_store *st, const char *what)
+{
+	int rc = atomic_load(&st->failed);
+	char *err = NULL;
+
+	if (rc)
+		return rc;
+	rocksdb_flush_wal(st->db, 1, &err);
+	return err ? store_poison(st, lsn_rdb_errno(err, what), what) : 0;
 }
 
 const struct lsn_config *lsn_store_config(const struct lsn_store *store)

@@ -99,6 +99,24 @@ struct lsn_log {
 	_Atomic uint64_t trim_claim;
 };
 
+/*
+ * Group commit of sync=always appends (storage/group_commit.c).  `lock`
+ * guards every field; it is a leaf, taken under a log's lock (an append
+ * holds its log's lock until its records are durable, so readers never
+ * see a record a power cut could take back).
+ */
+struct lsn_group_commit {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;      /* CLOCK_MONOTONIC; any change below */
+	uint64_t written;         /* tickets: appends whose batch reached the WAL */
+	uint64_t synced;          /* every ticket <= synced is durable */
+	bool leading;             /* an append is gathering others or syncing */
+	uint64_t last_group;      /* tickets the last sync made durable */
+	int64_t last_sync_ns;     /* how long that sync took */
+	int error;                /* a failed sync (the store is read-only then) */
+	uint64_t syncs;           /* WAL syncs done (tickets made durable: synced) */
+};
+
 /* A key range freed by a trim, waiting for the compactor. */
 struct lsn_compaction {
 	struct lsn_key lo, hi;
@@ -144,6 +162,8 @@ struct lsn_store {
 	struct lsn_workq compressors;
 	bool comp_stopped;
 
+	struct lsn_group_commit gc;
+
 	/* Background compaction of trimmed ranges (storage/compactor.c). */
 	pthread_t compactor;
 	bool compactor_started;
@@ -167,8 +187,16 @@ int64_t lsn_now_ns(void);
 /* Every RocksDB write goes through here (see `failed`). */
 int lsn_store_write(struct lsn_store *st, const rocksdb_writeoptions_t *wo,
 		    rocksdb_writebatch_t *wb, const char *what);
-/* Sync the WAL (fsync); same rule. */
+/* Sync the WAL (fsync); same rule; durable tails are noted for the
+ * control file (storage/control.h). */
 int lsn_store_sync(struct lsn_store *st);
+/* Sync the WAL and nothing else (the caller notes what became durable). */
+int lsn_store_sync_wal(struct lsn_store *st, const char *what);
+/* Write `wb` and return once it is durable, syncing the WAL together with
+ * concurrent callers (storage/group_commit.c).  Callers may hold a log's lock. */
+int lsn_store_write_durable(struct lsn_store *st, rocksdb_writebatch_t *wb, const char *what);
+void lsn_group_commit_init(struct lsn_group_commit *g);
+void lsn_group_commit_release(struct lsn_group_commit *g);
 
 /* Queue [lo, hi) for compaction; the space comes back in the background. */
 void lsn_compactor_enqueue(struct lsn_store *st, const struct lsn_key *lo, const struct lsn_key *hi);

@@ -90,6 +90,8 @@ assert_ge "$(metric "$out" 'lsnfs_trimmed_bytes_total')" 1 "bytes trimmed"
 assert_eq "$(metric "$out" 'lsnfs_archive_successes_total')" "1" "archive successes"
 assert_ge "$(metric "$out" 'lsnfs_archive_attempts_total')" 1 "archive attempts"
 assert_eq "$(metric "$out" 'lsnfs_archive_failures_total')" "0" "archive failures"
+assert_eq "$(metric "$out" 'lsnfs_durable_appends_total')" "0" "no group commit under sync=fsync"
+assert_eq "$(metric "$out" 'lsnfs_wal_syncs_total')" "0" "no group-commit syncs under sync=fsync"
 ts=$(metric "$out" 'lsnfs_archive_last_success_timestamp_seconds')
 (( ts > $(date +%s) - 120 && ts <= $(date +%s) )) || fail "last archive time $ts is not recent"
 node=$(lsn_attr "$M" node_id)
@@ -150,6 +152,27 @@ logical=$(metric "$out" 'lsnfs_log_logical_bytes{log="p0"}')
 assert_ge "$stored" 1 "stored bytes"
 (( stored < logical + 4096 )) || fail "stored $stored not below logical $logical (+ metadata)"
 assert_eq "$(metric "$out" 'lsnfs_appended_records_total')" "0" "counters start at 0 with the mount"
+umount_fs "$M"
+
+note "sync=always: every append made durable by a WAL sync; 4 logs at once share syncs"
+mount_fs "$T/s" "$M" sync=always
+mkdir "$M"/g{0,1,2,3}
+writers=()
+for i in 0 1 2 3; do
+	python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+for i in range(300):
+    os.write(fd, b"record %d\n" % i)' "$M/g$i/append" &
+	writers+=($!)
+done
+for p in "${writers[@]}"; do wait "$p" || fail "writer $p failed"; done
+out=$("$CTL" metrics "$M")
+assert_eq "$(metric "$out" 'lsnfs_durable_appends_total')" "1200" "durable appends"
+syncs=$(metric "$out" 'lsnfs_wal_syncs_total')
+(( syncs >= 1 && syncs <= 1200 )) || fail "wal syncs $syncs not within 1..1200"
+note "1200 appends on 4 logs took $syncs WAL syncs"
+for i in 0 1 2 3; do assert_eq "$(tail_of "$M/g$i")" "300" "tail of g$i"; done
 umount_fs "$M"
 
 note "a metrics_file that cannot be written: logged, the mount works"

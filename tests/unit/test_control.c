@@ -7,6 +7,7 @@
 #include "tests/unit/fixture.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 
 #include "storage/control.h"
 #include "storage/crc32c.h"
@@ -116,6 +117,39 @@ Test(control, claims_follow_sync_and_never_lead)
 	cr_assert_eq(claimed_tail("p"), 55, "sync=always appends are claimed");
 	fx_close();
 	cr_assert_eq(claimed_tail("p"), 55);
+}
+
+static void *append_500(void *arg)
+{
+	append_n(arg, 500);
+	return NULL;
+}
+
+/* sync=always on 4 logs at once (group commit, storage/group_commit.c):
+ * every append returned durable, so every tail is claimed without a sync,
+ * and the records are all there after a reopen. */
+Test(control, concurrent_sync_always_appends_are_all_durable)
+{
+	static const char *names[] = { "g0", "g1", "g2", "g3" };
+	pthread_t th[4];
+
+	fx_open(4096);
+	cr_assert_eq(lsn_store_override(store, "sync", "always", NULL), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, append_500, fx_create(names[i])), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	usleep(3 * LSN_CONTROL_PERIOD_MS * 1000);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(claimed_tail(names[i]), 500, "%s: durable tail claimed", names[i]);
+	fx_reopen();
+	for (int i = 0; i < 4; i++) {
+		struct lsn_segment_info *segs;
+		size_t n;
+		cr_assert_eq(lsn_log_segments(fx_log(names[i]), &segs, &n), 0);
+		cr_assert_eq(segs[n - 1].last_lsn, 500, "%s: tail after reopen", names[i]);
+		free(segs);
+	}
 }
 
 Test(control, a_store_behind_its_claims_is_refused_unless_accept_loss)
