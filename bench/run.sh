@@ -42,6 +42,9 @@
 #   BENCH_PERF=record           `perf record -g` the daemon during the lines ingest:
 #                               bench/out/perf-ingest.{data,txt}
 #   BENCH_BTRFS=0               skip the btrfs reference
+#   BENCH_ONLY=coldread         only the phases the read figures need (compression
+#                               limit, btrfs, the lines ingest that builds the
+#                               store, reads); the other rows are left out
 set -euo pipefail
 shopt -s inherit_errexit
 export LC_ALL=C
@@ -63,6 +66,13 @@ small)
 	d_sync=1000 d_frames=200000 d_zlimit=32 ;;
 *)
 	echo "bench: BENCH_SCALE must be full or small, not '$SCALE'" >&2
+	exit 2 ;;
+esac
+case ${BENCH_ONLY:-} in
+'') ONLY_PHASES="" ;;
+coldread) ONLY_PHASES="phase_limit phase_btrfs phase_ingest phase_reads" ;;
+*)
+	echo "bench: BENCH_ONLY must be coldread (or unset), not '$BENCH_ONLY'" >&2
 	exit 2 ;;
 esac
 APPEND_N=${BENCH_APPEND_N:-$d_append}
@@ -317,6 +327,10 @@ xset() { setfattr -n "user.lsnfs.$2" -v "$3" -- "$1"; }
 # an ERROR row and the benchmark goes on with the next phase.
 run_phase() {
 	local name=$1 fn=$2 rc t0
+	if [[ -n $ONLY_PHASES && " $ONLY_PHASES " != *" $fn "* ]]; then
+		say "== $name: skipped (BENCH_ONLY=$BENCH_ONLY)"
+		return 0
+	fi
 	t0=$(now)
 	say "== $name"
 	set +e
@@ -862,6 +876,19 @@ phase_reads() {
 	hwm=$(hwm_kb "$MP")
 	setval HWM_READ_KB "$hwm"
 	stop_fs "$L" "$MP"
+	# the same cold read without read-ahead, side by side (information)
+	local l0="" rc0=0
+	try_lsnfs "$S" "$L" "read_ahead_blocks=0" || rc0=$?
+	if ((rc0 == 0)); then
+		drop_caches
+		l0=$(cat_rate "${segs[@]}")
+		stop_fs "$L" "$DPID"
+		note "cold read with -o read_ahead_blocks=0 (same store and run, after the figure above): $(fmt_mibs "$l0") = $(ratio "$l0" "$lc")x the default's${BTRFS_COLD_BPS:+, $(ratio "$l0" "$BTRFS_COLD_BPS")x btrfs}"
+	elif ((rc0 == 1)); then
+		note "cold read with -o read_ahead_blocks=0: not measured (the daemon refuses the option)"
+	else
+		return 1
+	fi
 
 	if [[ -n ${BTRFS_COLD_BPS:-} ]]; then
 		row "cold read vs btrfs (cat sealed segments after remount + drop_caches)" \
