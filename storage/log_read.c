@@ -186,6 +186,61 @@ int lsn_log_fetch_block(struct lsn_log *log, uint64_t seg_first, uint64_t seg_of
 	return 0;
 }
 
+int lsn_log_block_starts(struct lsn_log *log, uint64_t seg_first, uint64_t **starts, size_t *n)
+{
+	struct lsn_store *st = log->store;
+	rocksdb_iterator_t *it = rocksdb_create_iterator(st->db, st->ro);
+	uint64_t *v = NULL;
+	size_t cap = 0, k = 0;
+	struct lsn_key lo;
+	char *err = NULL;
+	int rc = 0;
+
+	lsn_key_init(&lo, 'X');
+	lsn_key_u32(&lo, log->id);
+	lsn_key_u64(&lo, seg_first);
+	for (rocksdb_iter_seek(it, lsn_key_data(&lo), lo.len); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *key = rocksdb_iter_key(it, &klen);
+		const unsigned char *val = (const unsigned char *)rocksdb_iter_value(it, &vlen);
+
+		if (klen != lo.len + 8 || memcmp(key, lo.b, lo.len) != 0)
+			break;
+		if (vlen != 8) {
+			rc = -EBADMSG;
+			break;
+		}
+		if (k == cap) {
+			uint64_t *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*v));
+
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[k] = lsn_get_be64(val);
+		if (k > 0 && v[k] <= v[k - 1]) {
+			rc = -EBADMSG; /* block starts only grow */
+			break;
+		}
+		k++;
+	}
+	rocksdb_iter_get_error(it, &err);
+	if (err)
+		rc = lsn_rdb_errno(err, "read index keys");
+	rocksdb_iter_destroy(it);
+	if (rc) {
+		free(v);
+		v = NULL;
+		k = 0;
+	}
+	*starts = v;
+	*n = k;
+	return rc;
+}
+
 int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *buf, size_t len,
 		 size_t *got, struct lsn_read_cache *cache)
 {

@@ -15,16 +15,17 @@
  * the slots, waits for one that is being loaded, or loads it itself.
  *
  * Sequential detection: a read that starts within two of its own lengths
- * of where the previous read ended continues a streak; any other read
- * ends it (random reads never read ahead).  While a streak lasts, the
- * reader keeps the next read_ahead_blocks blocks after the one it is in
- * loaded or loading: a job fetches the encoded block that starts where
- * the previous one ends (an exact RocksDB get), reads the next block's
- * start from its header and queues that one before it decodes its own, so
- * the fetches run one after another while the decodes run in parallel on
- * the store's read-ahead threads.  Read-ahead never evicts a block in use,
- * ahead of the reader, or the one just behind it: memory is bounded by the
- * slots.
+ * of where the previous read ended continues a streak, and so does a first
+ * read of at least 64 KiB at offset 0; any other read ends it (random
+ * reads never read ahead).  While a streak lasts, the reader keeps the
+ * next read_ahead_blocks blocks after the one it is in loaded or loading: where each block starts comes from the segment's
+ * 'X' keys (one short scan, at the first sequential read), so one job per
+ * block fetches it by its exact key and decodes it, all of them at once
+ * on the store's read-ahead threads: the RocksDB reads overlap each other
+ * (measured: a chain that learnt the next block's start from the previous
+ * block's header waited for one disk read per block) and the decodes run
+ * in parallel.  Read-ahead never evicts a block in use, ahead of the
+ * reader, or the one just behind it: memory is bounded by the slots.
  *
  * Trims and removals: every read first checks under the log's lock that
  * the segment exists (lsn_log_read_begin), as lsn_log_read does, so a read
@@ -49,6 +50,11 @@
 #include "storage/diag.h"
 #include "storage/store_internal.h"
 
+/* A first read from offset 0 at least this long starts a streak: the
+ * kernel asks that much only when it reads ahead for a sequential reader
+ * (a random 4 KiB pread asks for a page or two). */
+#define READER_FIRST_READ_SEQUENTIAL (64u * 1024u)
+/* Read-ahead threads: mostly waiting for the disk, so two per core. */
 #define READER_THREADS_MAX 8
 
 enum slot_state {
@@ -83,6 +89,9 @@ struct lsn_reader {
 	uint64_t prev_off;           /* the one before it */
 	unsigned streak;             /* reads in a row that continued the previous one */
 	uint64_t next_block;         /* where the block after the latest read's last starts */
+	uint64_t *starts;            /* block starts (read-ahead), ascending */
+	size_t n_starts;
+	uint64_t starts_upto;        /* `limit` when `starts` was read */
 	uint64_t limit;              /* end of the compressed part, as of the latest read */
 	unsigned jobs;               /* read-ahead jobs queued or running */
 	bool closing;
@@ -97,7 +106,7 @@ static int pool_submit(struct lsn_store *st, lsn_workq_fn fn, void *arg)
 
 	pthread_mutex_lock(&st->rdr_pool_lock);
 	if (!st->rdr_pool.started && !st->rdr_pool_stopped) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		long n = 2 * sysconf(_SC_NPROCESSORS_ONLN);
 		size_t threads = n < 2 ? 2 : n > READER_THREADS_MAX ? READER_THREADS_MAX : (size_t)n;
 
 		rc = lsn_workq_start(&st->rdr_pool, threads);
@@ -195,8 +204,6 @@ static struct reader_slot *take_slot(struct lsn_reader *r, bool ahead)
 
 /* ---- read-ahead ------------------------------------------------------------ */
 
-static void schedule_locked(struct lsn_reader *r);
-
 static void ahead_job(void *arg)
 {
 	struct reader_slot *s = arg;
@@ -213,12 +220,10 @@ static void ahead_job(void *arg)
 	if (rc == 0 && (hdr.seg_offset != s->seg_offset || hdr.payload_len == 0))
 		rc = -EBADMSG;
 	if (rc == 0) {
-		/* The next block starts where this one ends: queue it before
-		 * decoding this one, so that the two decode in parallel. */
+		/* Readers that need this block wait for it from now on. */
 		pthread_mutex_lock(&r->lock);
 		s->end = hdr.seg_offset + hdr.payload_len;
 		s->has_end = true;
-		schedule_locked(r);
 		pthread_mutex_unlock(&r->lock);
 		rc = lsn_block_decode(val, len, &s->block);
 	}
@@ -241,42 +246,83 @@ static void ahead_job(void *arg)
 	pthread_mutex_unlock(&r->lock); /* r may be freed from here on */
 }
 
+/* Index of the first block starting at or after off. */
+static size_t first_start_from(const struct lsn_reader *r, uint64_t off)
+{
+	size_t lo = 0, hi = r->n_starts;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->starts[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
  * Keep the ahead_max blocks after the latest read's last block loaded or
- * loading.  Walks the chain of known block ends and queues the first
- * missing block; its job queues the next one once it knows where it
- * starts.
+ * loading: queue a job for each one that is in no slot, while slots are
+ * free behind the reader.
  */
 static void schedule_locked(struct lsn_reader *r)
 {
-	uint64_t off = r->next_block;
+	size_t i;
 
-	if (r->closing || r->ahead_max == 0 || r->streak == 0)
+	if (r->closing || r->ahead_max == 0 || r->streak == 0 || !r->starts)
 		return;
-	for (unsigned n = 0; n < r->ahead_max && off < r->limit; n++) {
-		struct reader_slot *s = find_start(r, off);
+	i = first_start_from(r, r->next_block);
+	for (unsigned n = 0; n < r->ahead_max && i < r->n_starts && r->starts[i] < r->limit;
+	     n++, i++) {
+		struct reader_slot *s;
 
-		if (s) {
-			if (!s->has_end || s->end <= off)
-				return; /* its job goes on from there */
-			off = s->end;
+		if (find_start(r, r->starts[i]))
 			continue;
-		}
 		s = take_slot(r, true);
 		if (!s)
 			return;
 		s->state = SLOT_LOADING;
 		s->ahead = true;
-		s->has_end = false;
-		s->seg_offset = off;
+		s->seg_offset = r->starts[i];
+		/* Blocks are contiguous; the job checks with the header. */
+		s->has_end = i + 1 < r->n_starts;
+		s->end = s->has_end ? r->starts[i + 1] : 0;
 		if (pool_submit(r->log->store, ahead_job, s) != 0) {
 			s->state = SLOT_FREE;
 			s->ahead = false;
+			s->has_end = false;
 			return;
 		}
 		r->jobs++;
-		return;
 	}
+}
+
+/* Read the block starts when read-ahead is about to need them (the first
+ * sequential read; again when the active segment has grown). */
+static void load_starts(struct lsn_reader *r)
+{
+	uint64_t upto, *v = NULL;
+	size_t n = 0;
+	bool need;
+
+	pthread_mutex_lock(&r->lock);
+	need = r->ahead_max > 0 && r->streak > 0 && r->limit > r->starts_upto;
+	upto = r->limit;
+	pthread_mutex_unlock(&r->lock);
+	if (!need || lsn_log_block_starts(r->log, r->seg_first, &v, &n) != 0)
+		return; /* no read-ahead this time; the reads themselves still work */
+	pthread_mutex_lock(&r->lock);
+	if (upto > r->starts_upto) {
+		free(r->starts);
+		r->starts = v;
+		r->n_starts = n;
+		r->starts_upto = upto;
+		v = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+	free(v);
 }
 
 /* ---- reading --------------------------------------------------------------- */
@@ -353,6 +399,8 @@ static void note_read(struct lsn_reader *r, uint64_t off, uint64_t end, uint64_t
 
 	if (r->have_last && off + near >= r->last_end && off <= r->last_end + near)
 		r->streak++;
+	else if (!r->have_last && off == 0 && end - off >= READER_FIRST_READ_SEQUENTIAL)
+		r->streak = 1; /* cat, cp, tar: the kernel's first read-ahead request */
 	else
 		r->streak = 0;
 	r->prev_off = r->have_last ? r->last_off : off;
@@ -377,6 +425,7 @@ int lsn_reader_read(struct lsn_reader *r, uint64_t off, void *buf, size_t len, s
 	pthread_mutex_lock(&r->lock);
 	note_read(r, off, end, mem_from);
 	pthread_mutex_unlock(&r->lock);
+	load_starts(r);
 
 	for (pos = off; pos < stop;) {
 		struct reader_slot *s = get_block(r, pos, &rc);
@@ -448,6 +497,7 @@ void lsn_reader_free(struct lsn_reader *r)
 	for (size_t i = 0; i < r->n_slots; i++)
 		lsn_block_release(&r->slots[i].block);
 	free(r->slots);
+	free(r->starts);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
 	free(r);

@@ -213,6 +213,9 @@ int lsn_log_load_block(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off
  * -ENOENT if there is none. */
 int lsn_log_fetch_block(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off,
 			rocksdb_pinnableslice_t **pin, const unsigned char **val, size_t *len);
+/* Where each compressed block of the segment starts, ascending (from its
+ * 'X' keys: one short scan, no block is read); malloc'd, maybe empty. */
+int lsn_log_block_starts(struct lsn_log *log, uint64_t seg_first, uint64_t **starts, size_t *n);
 /* What a failed block load means for the reader: -ENOENT when the segment
  * is gone (trimmed while read), else rc (said loudly for -EBADMSG). */
 int lsn_log_block_error(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off, int rc);

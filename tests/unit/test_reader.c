@@ -196,6 +196,29 @@ Test(reader, read_ahead_stops_after_read_ahead_blocks)
 	free_segs(segs, 1);
 }
 
+Test(reader, a_large_first_read_at_zero_reads_ahead_a_small_one_does_not)
+{
+	struct seg segs[1];
+	struct lsn_log *log = fill(segs, 1);
+	struct lsn_reader_stats st;
+	struct lsn_reader *r;
+
+	set_ahead(4);
+	cr_assert_eq(lsn_reader_open(log, segs[0].first_lsn, &r), 0);
+	read_check(r, &segs[0], 0, 4096);
+	quiesce(r, &st);
+	cr_expect_eq(st.decoded_ahead + st.ahead_failed, 0, "a 4 KiB read at 0 read ahead");
+	lsn_reader_free(r);
+
+	cr_assert_eq(lsn_reader_open(log, segs[0].first_lsn, &r), 0);
+	read_check(r, &segs[0], 0, 262144); /* cat's first request */
+	quiesce(r, &st);
+	cr_expect_gt(st.decoded_ahead, 0, "a 256 KiB read at 0 starts read-ahead");
+	cr_expect_leq(st.decoded_ahead, 4);
+	lsn_reader_free(r);
+	free_segs(segs, 1);
+}
+
 Test(reader, random_reads_do_not_read_ahead)
 {
 	struct seg segs[1];
