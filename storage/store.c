@@ -63,9 +63,6 @@ static int store_make_options(struct lsn_store *st, bool create)
 	rocksdb_options_set_max_log_file_size(st->opts, 4u << 20);
 	rocksdb_options_set_max_open_files(st->opts, 256);
 	rocksdb_options_set_target_file_size_base(st->opts, 64u << 20);
-	/* Sequential readers read SST files in order (storage/log_reader.c):
-	 * let the kernel read ahead in them (measured: cold reads 1.5x). */
-	rocksdb_options_set_advise_random_on_open(st->opts, 0);
 	/* Blocks read ahead are read once: they would only push the index
 	 * and metadata out of the block cache. */
 	rocksdb_readoptions_set_fill_cache(st->ro_ahead, 0);
