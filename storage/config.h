@@ -63,7 +63,7 @@ struct lsn_config {
 #define LSN_COMPRESS_THREADS_MAX 64
 #define LSN_READ_AHEAD_BLOCKS_MAX 64
 /* Measured (bench/PROFILE.md, cold read): see the read-ahead section. */
-#define LSN_READ_AHEAD_BLOCKS_DEFAULT 4
+#define LSN_READ_AHEAD_BLOCKS_DEFAULT 8
 
 /*
  * The keys.  STORED: kept in the store (mkfs, lsnfsctl config); TUNABLE:
