@@ -39,8 +39,8 @@
 #   BENCH_RAND_READS            random 4 KiB reads (10000)
 #   BENCH_TMP                   where the temp dir goes (/tmp)
 #   BENCH_PERF=1                also run `perf stat` on the daemon during the ingest
-#   BENCH_PERF=record           `perf record -g` the daemon during the lines ingest:
-#                               bench/out/perf-ingest.{data,txt}
+#   BENCH_PERF=record           `perf record -g` the daemon during the lines ingest
+#                               and the cold read: bench/out/perf-{ingest,coldread}.{data,txt}
 #   BENCH_BTRFS=0               skip the btrfs reference
 #   BENCH_ONLY=coldread         only the phases the read figures need (compression
 #                               limit, btrfs, the lines ingest that builds the
@@ -845,11 +845,27 @@ phase_reads() {
 	mt=$(secs "$t0" "$(now)")
 	note "mount of the $(fmt_mib "$(stat -c %s "$in")") ingest store (cold caches) until ls LOG/segments answers: $(fmt_s "$mt")"
 	mapfile -t segs < <(sealed_segments "$L/LOG")
+	local perfrec=""
+	if [[ ${BENCH_PERF:-0} == record ]] && command -v perf >/dev/null; then
+		perf record -g -F 997 -p "$MP" -o "$OUT/perf-coldread.data" 2>"$T/perf-coldread.err" &
+		perfrec=$!
+		sleep 1 # perf attaches to every thread first
+		drop_caches
+	fi
 	c0=$(cpu_ticks "$MP")
 	t0=$(now)
 	lc=$(cat_rate "${segs[@]}")
 	t1=$(now)
 	c1=$(cpu_ticks "$MP")
+	if [[ -n $perfrec ]]; then
+		kill -INT "$perfrec" || true
+		wait "$perfrec" || true
+		perf report -i "$OUT/perf-coldread.data" --stdio --no-children --percent-limit 0.5 \
+			--sort dso,sym -g none >"$OUT/perf-coldread.txt" 2>/dev/null || true
+		perf report -i "$OUT/perf-coldread.data" --stdio --children --percent-limit 2 \
+			--sort sym -g none >"$OUT/perf-coldread-children.txt" 2>/dev/null || true
+		say "perf record of the cold read: bench/out/perf-coldread.txt (bench/out/perf-coldread.data)"
+	fi
 	note "cold read: ${#segs[@]} sealed segments; daemon CPU $(fmt2 "$(calc "($c1-$c0)/$CLK_TCK/$(secs "$t0" "$t1")")") cores"
 	lw=$(cat_rate "${segs[@]}")
 	rl=$("$HB/randread" 42 "$RAND_READS" 4096 "${segs[@]}")
