@@ -18,13 +18,14 @@
  * of where the previous read ended continues a streak, and so does a first
  * read of at least 64 KiB at offset 0; any other read ends it (random
  * reads never read ahead).  While a streak lasts, the reader keeps the
- * next read_ahead_blocks blocks after the one it is in loaded or loading: where each block starts comes from the segment's
- * 'X' keys (one short scan, at the first sequential read), so one job per
- * block fetches it by its exact key and decodes it, all of them at once
- * on the store's read-ahead threads: the RocksDB reads overlap each other
- * (measured: a chain that learnt the next block's start from the previous
- * block's header waited for one disk read per block) and the decodes run
- * in parallel.  Read-ahead never evicts a block in use, ahead of the
+ * next read_ahead_blocks blocks after the one it is in loaded or loading.
+ * Where each block starts comes from the segment's 'X' keys (one short
+ * scan, at the first sequential read), so one job per block fetches it by
+ * its exact key and decodes it, all of them at once on the store's
+ * read-ahead threads: the RocksDB reads overlap each other (measured: a
+ * chain that learnt the next block's start from the previous block's
+ * header waited for one disk read per block) and the decodes run in
+ * parallel.  Read-ahead never evicts a block in use, ahead of the
  * reader, or the one just behind it: memory is bounded by the slots.
  *
  * Trims and removals: every read first checks under the log's lock that
