@@ -39,9 +39,12 @@
 #   BENCH_RAND_READS            random 4 KiB reads (10000)
 #   BENCH_TMP                   where the temp dir goes (/tmp)
 #   BENCH_PERF=1                also run `perf stat` on the daemon during the ingest
-#   BENCH_PERF=record           `perf record -g` the daemon during the lines ingest:
-#                               bench/out/perf-ingest.{data,txt}
+#   BENCH_PERF=record           `perf record -g` the daemon during the lines ingest
+#                               and the cold read: bench/out/perf-{ingest,coldread}.{data,txt}
 #   BENCH_BTRFS=0               skip the btrfs reference
+#   BENCH_ONLY=coldread         only the phases the read figures need (compression
+#                               limit, btrfs, the lines ingest that builds the
+#                               store, reads); the other rows are left out
 set -euo pipefail
 shopt -s inherit_errexit
 export LC_ALL=C
@@ -63,6 +66,13 @@ small)
 	d_sync=1000 d_frames=200000 d_zlimit=32 ;;
 *)
 	echo "bench: BENCH_SCALE must be full or small, not '$SCALE'" >&2
+	exit 2 ;;
+esac
+case ${BENCH_ONLY:-} in
+'') ONLY_PHASES="" ;;
+coldread) ONLY_PHASES="phase_limit phase_btrfs phase_ingest phase_reads" ;;
+*)
+	echo "bench: BENCH_ONLY must be coldread (or unset), not '$BENCH_ONLY'" >&2
 	exit 2 ;;
 esac
 APPEND_N=${BENCH_APPEND_N:-$d_append}
@@ -317,6 +327,10 @@ xset() { setfattr -n "user.lsnfs.$2" -v "$3" -- "$1"; }
 # an ERROR row and the benchmark goes on with the next phase.
 run_phase() {
 	local name=$1 fn=$2 rc t0
+	if [[ -n $ONLY_PHASES && " $ONLY_PHASES " != *" $fn "* ]]; then
+		say "== $name: skipped (BENCH_ONLY=$BENCH_ONLY)"
+		return 0
+	fi
 	t0=$(now)
 	say "== $name"
 	set +e
@@ -831,11 +845,27 @@ phase_reads() {
 	mt=$(secs "$t0" "$(now)")
 	note "mount of the $(fmt_mib "$(stat -c %s "$in")") ingest store (cold caches) until ls LOG/segments answers: $(fmt_s "$mt")"
 	mapfile -t segs < <(sealed_segments "$L/LOG")
+	local perfrec=""
+	if [[ ${BENCH_PERF:-0} == record ]] && command -v perf >/dev/null; then
+		perf record -g -F 997 -p "$MP" -o "$OUT/perf-coldread.data" 2>"$T/perf-coldread.err" &
+		perfrec=$!
+		sleep 1 # perf attaches to every thread first
+		drop_caches
+	fi
 	c0=$(cpu_ticks "$MP")
 	t0=$(now)
 	lc=$(cat_rate "${segs[@]}")
 	t1=$(now)
 	c1=$(cpu_ticks "$MP")
+	if [[ -n $perfrec ]]; then
+		kill -INT "$perfrec" || true
+		wait "$perfrec" || true
+		perf report -i "$OUT/perf-coldread.data" --stdio --no-children --percent-limit 0.5 \
+			--sort dso,sym -g none >"$OUT/perf-coldread.txt" 2>/dev/null || true
+		perf report -i "$OUT/perf-coldread.data" --stdio --children --percent-limit 2 \
+			--sort sym -g none >"$OUT/perf-coldread-children.txt" 2>/dev/null || true
+		say "perf record of the cold read: bench/out/perf-coldread.txt (bench/out/perf-coldread.data)"
+	fi
 	note "cold read: ${#segs[@]} sealed segments; daemon CPU $(fmt2 "$(calc "($c1-$c0)/$CLK_TCK/$(secs "$t0" "$t1")")") cores"
 	lw=$(cat_rate "${segs[@]}")
 	rl=$("$HB/randread" 42 "$RAND_READS" 4096 "${segs[@]}")
@@ -862,6 +892,19 @@ phase_reads() {
 	hwm=$(hwm_kb "$MP")
 	setval HWM_READ_KB "$hwm"
 	stop_fs "$L" "$MP"
+	# the same cold read without read-ahead, side by side (information)
+	local l0="" rc0=0
+	try_lsnfs "$S" "$L" "read_ahead_blocks=0" || rc0=$?
+	if ((rc0 == 0)); then
+		drop_caches
+		l0=$(cat_rate "${segs[@]}")
+		stop_fs "$L" "$DPID"
+		note "cold read with -o read_ahead_blocks=0 (same store and run, after the figure above): $(fmt_mibs "$l0") = $(ratio "$l0" "$lc")x the default's${BTRFS_COLD_BPS:+, $(ratio "$l0" "$BTRFS_COLD_BPS")x btrfs}"
+	elif ((rc0 == 1)); then
+		note "cold read with -o read_ahead_blocks=0: not measured (the daemon refuses the option)"
+	else
+		return 1
+	fi
 
 	if [[ -n ${BTRFS_COLD_BPS:-} ]]; then
 		row "cold read vs btrfs (cat sealed segments after remount + drop_caches)" \

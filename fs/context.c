@@ -99,6 +99,7 @@ void lsnfs_file_free(struct lsnfs_file *f)
 	if (!f)
 		return;
 	lsn_read_cache_release(&f->cache);
+	lsn_reader_free(f->reader);
 	if (f->snap_cache) {
 		lsn_snapshot_cache_release(f->snap_cache);
 		free(f->snap_cache);

@@ -80,8 +80,9 @@ struct lsnfs_file {
 	uint64_t lsn;                /* SEGMENT, INDEX: first LSN; SNAPSHOT: its LSN */
 	bool read_only;              /* APPEND*: opened O_RDONLY, so reads are EOF */
 	int fd;                      /* STAGING, REMOTE_SNAPSHOT; else -1 */
+	struct lsn_reader *reader;   /* SEGMENT: has its own lock (storage/store.h) */
 	pthread_mutex_t lock;        /* everything below */
-	struct lsn_read_cache cache;
+	struct lsn_read_cache cache; /* INDEX */
 	struct lsn_snapshot_cache *snap_cache; /* SNAPSHOT */
 	uint64_t last_lsn;           /* last record this descriptor appended */
 	size_t lsn_read_pos;         /* how much of "last_lsn\n" reads consumed */

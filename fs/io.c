@@ -42,6 +42,13 @@ static int open_segment(struct lsn_log *log, const struct lsn_path *p, struct fu
 	if (!f)
 		return -ENOMEM;
 	f->lsn = p->lsn;
+	if (f->kind == LSNFS_FILE_SEGMENT) {
+		rc = lsn_reader_open(log, p->lsn, &f->reader);
+		if (rc) {
+			lsnfs_file_free(f);
+			return rc;
+		}
+	}
 	if (seg.sealed)
 		fi->keep_cache = 1;
 	else
@@ -132,15 +139,17 @@ int lsnfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_
 	case LSNFS_FILE_APPEND_FRAMES:
 		return f->read_only ? 0 : read_last_lsn(f, buf, size, off);
 	case LSNFS_FILE_SEGMENT:
+		/* The kernel reads ahead with several requests at once; the
+		 * reader shares its decoded blocks between them and decodes
+		 * ahead of a sequential reader (storage/log_reader.c). */
+		rc = lsn_reader_read(f->reader, (uint64_t)off, buf, size, &got);
+		return rc ? rc : (int)got;
 	case LSNFS_FILE_INDEX:
 		/* The kernel reads ahead with several requests at once: the one
 		 * that gets the descriptor's block cache uses it, the others
 		 * decompress on their own, in parallel. */
 		cache = pthread_mutex_trylock(&f->lock) == 0 ? &f->cache : NULL;
-		if (f->kind == LSNFS_FILE_SEGMENT)
-			rc = lsn_log_read(f->log, f->lsn, (uint64_t)off, buf, size, &got, cache);
-		else
-			rc = lsn_log_read_index(f->log, f->lsn, (uint64_t)off, buf, size, &got, cache);
+		rc = lsn_log_read_index(f->log, f->lsn, (uint64_t)off, buf, size, &got, cache);
 		if (cache)
 			pthread_mutex_unlock(&f->lock);
 		return rc ? rc : (int)got;

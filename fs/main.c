@@ -62,6 +62,7 @@ static void usage(FILE *to)
 		"  compress_level=N       zstd level (default 3)\n"
 		"  metrics_file=PATH      rewrite PATH with Prometheus metrics every 10 s\n"
 		"  compress_threads=N     threads compressing closed blocks (default: one per core)\n"
+		"  read_ahead_blocks=N    blocks decoded ahead of a sequential reader (default 8)\n"
 		"  recover=accept-loss    mount a store that is behind its control file (logged)\n"
 		"Standard FUSE options (allow_other, ...) pass through; default_permissions\n"
 		"is always on.\n");

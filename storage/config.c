@@ -41,6 +41,7 @@ void lsn_config_defaults(struct lsn_config *cfg)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->compress_threads = n < 1 ? 1 : n > LSN_COMPRESS_THREADS_MAX ? LSN_COMPRESS_THREADS_MAX : (uint32_t)n;
 	}
+	cfg->read_ahead_blocks = LSN_READ_AHEAD_BLOCKS_DEFAULT;
 	cfg->archive_timeout = LSN_ARCHIVE_TIMEOUT_DEFAULT;
 }
 
@@ -143,6 +144,8 @@ static const struct key_def keys[] = {
 	{ { "compress_threads", M }, KIND_U32, FIELD(compress_threads), 0, LSN_COMPRESS_THREADS_MAX,
 	  "a number of threads from 0 to 64" },
 	{ { "metrics_file", M }, KIND_PATH, FIELD(metrics_file), 0, 0, NULL },
+	{ { "read_ahead_blocks", M }, KIND_U32, FIELD(read_ahead_blocks), 0, LSN_READ_AHEAD_BLOCKS_MAX,
+	  "a number of blocks from 0 to 64" },
 };
 #undef S
 #undef T

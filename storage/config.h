@@ -10,7 +10,9 @@
  * sync=always|fsync, auto_trim=SECONDS, trim_delay=SECONDS,
  * compress_level=N, recover=refuse|accept-loss (per mount only),
  * compress_threads=N (mount only: threads that compress closed blocks;
- * 0 = on the appending thread; default one per core), metrics_file=PATH
+ * 0 = on the appending thread; default one per core), read_ahead_blocks=N
+ * (mount only: blocks decoded ahead of a sequential reader; 0 = none),
+ * metrics_file=PATH
  * (mount only: the Prometheus text file the daemon rewrites every 10 s).
  * archive=none (or empty) means no archive.
  * Plain value object, no locking.
@@ -55,9 +57,13 @@ struct lsn_config {
 	 * behind its control file (storage/control.h), logging the loss. */
 	bool recover_accept_loss;
 	uint32_t compress_threads;        /* 0: compress on the appending thread */
+	uint32_t read_ahead_blocks;       /* blocks decoded ahead of a sequential reader */
 	char metrics_file[PATH_MAX];     /* mount only: "" = none */
 };
 #define LSN_COMPRESS_THREADS_MAX 64
+#define LSN_READ_AHEAD_BLOCKS_MAX 64
+/* Measured (bench/PROFILE.md, cold read): see the read-ahead section. */
+#define LSN_READ_AHEAD_BLOCKS_DEFAULT 8
 
 /*
  * The keys.  STORED: kept in the store (mkfs, lsnfsctl config); TUNABLE:

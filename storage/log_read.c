@@ -34,14 +34,14 @@ struct read_plan {
 };
 
 /*
- * Load the block covering seg_off into c.  *itp is the caller's iterator
+ * Load the block covering seg_off into blk.  *itp is the caller's iterator
  * (created on first use): the first block of a read is found with
  * seek_for_prev, the following ones with next, so a sequential read costs
  * one seek.  (Measured: RocksDB readahead on these short-lived iterators
  * made cold reads slower, not faster.)
  */
-static int load_block_at(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off,
-			 struct lsn_read_cache *c, rocksdb_iterator_t **itp)
+int lsn_log_load_block(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off,
+		       struct lsn_block *blk, rocksdb_iterator_t **itp)
 {
 	struct lsn_store *st = log->store;
 	rocksdb_iterator_t *it = *itp;
@@ -66,23 +66,18 @@ static int load_block_at(struct lsn_log *log, uint64_t seg_first, uint64_t seg_o
 		const unsigned char *val = (const unsigned char *)rocksdb_iter_value(it, &vlen);
 
 		if (klen == k.len && memcmp(key, k.b, k.len - 8) == 0) {
-			c->valid = false;
-			rc = lsn_block_decode(val, vlen, &c->block);
-			if (rc == 0 && c->block.seg_offset != lsn_get_be64((const unsigned char *)key + 13))
+			rc = lsn_block_decode(val, vlen, blk);
+			if (rc == 0 && blk->seg_offset != lsn_get_be64((const unsigned char *)key + 13))
 				rc = -EBADMSG;
-			if (rc == 0) {
-				c->seg_first = seg_first;
-				c->valid = true;
-			}
 		}
 	}
 	rocksdb_iter_get_error(it, &err);
 	if (err)
 		rc = lsn_rdb_errno(err, "read block");
 	/* A block of only empty records (closed by a seal) covers its offset. */
-	if (rc == 0 && (seg_off < c->block.seg_offset ||
-			(seg_off >= c->block.seg_offset + c->block.payload_len &&
-			 !(c->block.payload_len == 0 && seg_off == c->block.seg_offset))))
+	if (rc == 0 && (seg_off < blk->seg_offset ||
+			(seg_off >= blk->seg_offset + blk->payload_len &&
+			 !(blk->payload_len == 0 && seg_off == blk->seg_offset))))
 		rc = -EBADMSG; /* a hole where a block should be */
 	return rc;
 }
@@ -92,7 +87,7 @@ static int load_block_at(struct lsn_log *log, uint64_t seg_first, uint64_t seg_o
  * while we read it (blocks are read without the log's lock), which is
  * -ENOENT for the reader, or the store is damaged, which is said loudly.
  */
-static int block_error(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off, int rc)
+int lsn_log_block_error(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off, int rc)
 {
 	bool gone;
 
@@ -108,6 +103,21 @@ static int block_error(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off
 	return rc;
 }
 
+/* Load into the caller's one-block cache (valid only when it worked). */
+static int cache_load(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off,
+		      struct lsn_read_cache *c, rocksdb_iterator_t **itp)
+{
+	int rc;
+
+	c->valid = false;
+	rc = lsn_log_load_block(log, seg_first, seg_off, &c->block, itp);
+	if (rc == 0) {
+		c->seg_first = seg_first;
+		c->valid = true;
+	}
+	return rc;
+}
+
 static bool cache_covers(const struct lsn_read_cache *c, uint64_t seg_first, uint64_t off)
 {
 	return c->valid && c->seg_first == seg_first && off >= c->block.seg_offset &&
@@ -119,13 +129,116 @@ static int plan_read(struct lsn_log *log, uint64_t first_lsn, struct read_plan *
 {
 	struct lsn_segment_info *s = lsn_log_find_segment(log, first_lsn);
 
-	if (!s)
+	/* A removed log keeps its segment table in memory, not its blocks. */
+	if (!s || log->removed)
 		return -ENOENT;
 	p->seg = *s;
 	p->active = s == lsn_log_active(log);
 	p->mem_from = p->active ? log->open.seg_offset : s->bytes;
 	p->mem_idx_from = p->active ? log->open.index_offset : s->index_bytes;
 	return 0;
+}
+
+int lsn_log_read_begin(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *buf,
+		       size_t len, uint64_t *end, uint64_t *mem_from)
+{
+	unsigned char *out = buf;
+	struct read_plan p;
+	int rc;
+
+	*end = off;
+	*mem_from = off;
+	pthread_mutex_lock(&log->lock);
+	rc = plan_read(log, first_lsn, &p);
+	if (rc || off >= p.seg.bytes) {
+		pthread_mutex_unlock(&log->lock);
+		return rc;
+	}
+	*end = off + len < p.seg.bytes ? off + len : p.seg.bytes;
+	*mem_from = p.mem_from;
+	if (*end > p.mem_from) {
+		/* Tail part from the open block, copied while we hold the lock. */
+		uint64_t from = off > p.mem_from ? off : p.mem_from;
+		memcpy(out + (from - off), log->open.data + (from - p.mem_from), *end - from);
+	}
+	pthread_mutex_unlock(&log->lock);
+	return 0;
+}
+
+int lsn_log_fetch_block(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off,
+			rocksdb_pinnableslice_t **pin, const unsigned char **val, size_t *len)
+{
+	struct lsn_store *st = log->store;
+	struct lsn_key k;
+	char *err = NULL;
+
+	*pin = NULL;
+	lsn_key_init(&k, 'B');
+	lsn_key_u32(&k, log->id);
+	lsn_key_u64(&k, seg_first);
+	lsn_key_u64(&k, seg_off);
+	*pin = rocksdb_get_pinned(st->db, st->ro_ahead, lsn_key_data(&k), k.len, &err);
+	if (err)
+		return lsn_rdb_errno(err, "read block");
+	if (!*pin)
+		return -ENOENT;
+	*val = (const unsigned char *)rocksdb_pinnableslice_value(*pin, len);
+	return 0;
+}
+
+int lsn_log_block_starts(struct lsn_log *log, uint64_t seg_first, uint64_t **starts, size_t *n)
+{
+	struct lsn_store *st = log->store;
+	rocksdb_iterator_t *it = rocksdb_create_iterator(st->db, st->ro);
+	uint64_t *v = NULL;
+	size_t cap = 0, k = 0;
+	struct lsn_key lo;
+	char *err = NULL;
+	int rc = 0;
+
+	lsn_key_init(&lo, 'X');
+	lsn_key_u32(&lo, log->id);
+	lsn_key_u64(&lo, seg_first);
+	for (rocksdb_iter_seek(it, lsn_key_data(&lo), lo.len); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *key = rocksdb_iter_key(it, &klen);
+		const unsigned char *val = (const unsigned char *)rocksdb_iter_value(it, &vlen);
+
+		if (klen != lo.len + 8 || memcmp(key, lo.b, lo.len) != 0)
+			break;
+		if (vlen != 8) {
+			rc = -EBADMSG;
+			break;
+		}
+		if (k == cap) {
+			uint64_t *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*v));
+
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[k] = lsn_get_be64(val);
+		if (k > 0 && v[k] <= v[k - 1]) {
+			rc = -EBADMSG; /* block starts only grow */
+			break;
+		}
+		k++;
+	}
+	rocksdb_iter_get_error(it, &err);
+	if (err)
+		rc = lsn_rdb_errno(err, "read index keys");
+	rocksdb_iter_destroy(it);
+	if (rc) {
+		free(v);
+		v = NULL;
+		k = 0;
+	}
+	*starts = v;
+	*n = k;
+	return rc;
 }
 
 int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *buf, size_t len,
@@ -135,33 +248,22 @@ int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *bu
 	struct lsn_read_cache *c = cache ? cache : &local;
 	rocksdb_iterator_t *it = NULL;
 	unsigned char *out = buf;
-	struct read_plan p;
-	uint64_t end, pos;
+	uint64_t end, mem_from, pos;
 	int rc;
 
 	*got = 0;
-	pthread_mutex_lock(&log->lock);
-	rc = plan_read(log, first_lsn, &p);
-	if (rc || off >= p.seg.bytes) {
-		pthread_mutex_unlock(&log->lock);
+	rc = lsn_log_read_begin(log, first_lsn, off, buf, len, &end, &mem_from);
+	if (rc || end == off)
 		return rc;
-	}
-	end = off + len < p.seg.bytes ? off + len : p.seg.bytes;
-	if (end > p.mem_from) {
-		/* Tail part from the open block, copied while we hold the lock. */
-		uint64_t from = off > p.mem_from ? off : p.mem_from;
-		memcpy(out + (from - off), log->open.data + (from - p.mem_from), end - from);
-	}
-	pthread_mutex_unlock(&log->lock);
 
-	for (pos = off; pos < end && pos < p.mem_from;) {
-		uint64_t stop = end < p.mem_from ? end : p.mem_from;
+	for (pos = off; pos < end && pos < mem_from;) {
+		uint64_t stop = end < mem_from ? end : mem_from;
 		uint64_t in_block, n;
 
 		if (!cache_covers(c, first_lsn, pos)) {
-			rc = load_block_at(log, first_lsn, pos, c, &it);
+			rc = cache_load(log, first_lsn, pos, c, &it);
 			if (rc) {
-				rc = block_error(log, first_lsn, pos, rc);
+				rc = lsn_log_block_error(log, first_lsn, pos, rc);
 				goto out;
 			}
 		}
@@ -285,11 +387,11 @@ int lsn_log_read_index(struct lsn_log *log, uint64_t first_lsn, uint64_t off, ch
 		rc = index_block_offset(log, first_lsn, want, &seg_off);
 		if (!rc && !cache_covers(c, first_lsn, seg_off)) {
 			rocksdb_iterator_t *it = NULL; /* index reads jump by 'X' keys */
-			rc = load_block_at(log, first_lsn, seg_off, c, &it);
+			rc = cache_load(log, first_lsn, seg_off, c, &it);
 			rocksdb_iter_destroy(it);
 		}
 		if (rc) {
-			rc = block_error(log, first_lsn, seg_off, rc);
+			rc = lsn_log_block_error(log, first_lsn, seg_off, rc);
 			goto out;
 		}
 		w.at = c->block.index_offset;

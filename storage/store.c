@@ -38,6 +38,7 @@ static int store_make_options(struct lsn_store *st, bool create)
 	st->table_opts = rocksdb_block_based_options_create();
 	st->cache = rocksdb_cache_create_lru(32u << 20);
 	st->ro = rocksdb_readoptions_create();
+	st->ro_ahead = rocksdb_readoptions_create();
 	st->wo = rocksdb_writeoptions_create();
 	st->wo_sync = rocksdb_writeoptions_create();
 	st->wo_nosync = rocksdb_writeoptions_create();
@@ -62,6 +63,9 @@ static int store_make_options(struct lsn_store *st, bool create)
 	rocksdb_options_set_max_log_file_size(st->opts, 4u << 20);
 	rocksdb_options_set_max_open_files(st->opts, 256);
 	rocksdb_options_set_target_file_size_base(st->opts, 64u << 20);
+	/* Blocks read ahead are read once: they would only push the index
+	 * and metadata out of the block cache. */
+	rocksdb_readoptions_set_fill_cache(st->ro_ahead, 0);
 	rocksdb_writeoptions_set_sync(st->wo_sync, 1);
 	rocksdb_writeoptions_set_sync(st->wo, 0);
 	rocksdb_writeoptions_set_sync(st->wo_nosync, 0);
@@ -105,6 +109,8 @@ static void store_free(struct lsn_store *st)
 		rocksdb_cache_destroy(st->cache);
 	if (st->ro)
 		rocksdb_readoptions_destroy(st->ro);
+	if (st->ro_ahead)
+		rocksdb_readoptions_destroy(st->ro_ahead);
 	if (st->wo)
 		rocksdb_writeoptions_destroy(st->wo);
 	if (st->wo_sync)
@@ -118,6 +124,7 @@ static void store_free(struct lsn_store *st)
 	pthread_mutex_destroy(&st->ctl_lock);
 	pthread_cond_destroy(&st->ctl_cond);
 	pthread_mutex_destroy(&st->comp_lock);
+	pthread_mutex_destroy(&st->rdr_pool_lock);
 	pthread_cond_destroy(&st->cq_cond);
 	lsn_group_commit_release(&st->gc);
 	free(st->path);
@@ -134,6 +141,7 @@ static struct lsn_store *store_alloc(const char *dir)
 	pthread_rwlock_init(&st->logs_lock, NULL);
 	pthread_mutex_init(&st->cq_lock, NULL);
 	pthread_mutex_init(&st->comp_lock, NULL);
+	pthread_mutex_init(&st->rdr_pool_lock, NULL);
 	pthread_cond_init(&st->cq_cond, NULL);
 	pthread_mutex_init(&st->ctl_lock, NULL);
 	pthread_cond_init(&st->ctl_cond, NULL);
@@ -492,6 +500,7 @@ void lsn_store_close(struct lsn_store *store)
 
 	if (!store)
 		return;
+	lsn_reader_pool_stop(store); /* read-ahead jobs use the db */
 	lsn_compress_stop(store); /* its last blocks are written before the flush */
 	lsn_compactor_stop(store);
 	if (store->db && atomic_load(&store->failed) == 0) {

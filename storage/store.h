@@ -166,6 +166,32 @@ int lsn_log_segment(struct lsn_log *log, uint64_t first_lsn, struct lsn_segment_
 /* Read payload bytes [off, off+len) of segment first_lsn; *got may be short at EOF. */
 int lsn_log_read(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *buf, size_t len,
 		 size_t *got, struct lsn_read_cache *cache);
+/*
+ * A reader of one segment's payload, for one open file (storage/log_reader.c).
+ * It keeps the blocks it decoded, so that the kernel's concurrent requests
+ * for one file decode each block once, and once reads run sequentially it
+ * has the store's read-ahead threads fetch and decode the next
+ * read_ahead_blocks blocks (the mount's value at open; 0: none) while the
+ * reader copies.  Memory: read_ahead_blocks + 3 decoded blocks at most.
+ * lsn_reader_read() returns what lsn_log_read() would, -ENOENT once the
+ * segment is trimmed or its log removed (decoded blocks are never served
+ * for a segment that is gone).  Any thread; one reader may be used by
+ * several threads at once.  lsn_reader_free() waits for its jobs.
+ */
+struct lsn_reader;
+struct lsn_reader_stats {
+	uint64_t reads;          /* lsn_reader_read calls */
+	uint64_t decoded;        /* blocks decoded on the reading thread */
+	uint64_t decoded_ahead;  /* blocks decoded by read-ahead jobs */
+	uint64_t ahead_failed;   /* read-ahead jobs that found no block */
+	uint64_t waited;         /* reads that waited for a block being decoded */
+	unsigned ahead_busy;     /* read-ahead jobs queued or running now */
+};
+int lsn_reader_open(struct lsn_log *log, uint64_t first_lsn, struct lsn_reader **out);
+int lsn_reader_read(struct lsn_reader *r, uint64_t off, void *buf, size_t len, size_t *got);
+void lsn_reader_stats(struct lsn_reader *r, struct lsn_reader_stats *out);
+/* Safe on NULL. */
+void lsn_reader_free(struct lsn_reader *r);
 /* Same for the segment's index text ("LSN OFFSET LENGTH\n" per record). */
 int lsn_log_read_index(struct lsn_log *log, uint64_t first_lsn, uint64_t off, char *buf,
 		       size_t len, size_t *got, struct lsn_read_cache *cache);

@@ -131,6 +131,7 @@ struct lsn_store {
 	rocksdb_block_based_table_options_t *table_opts;
 	rocksdb_cache_t *cache;
 	rocksdb_readoptions_t *ro;
+	rocksdb_readoptions_t *ro_ahead; /* read-ahead: fill_cache off */
 	rocksdb_writeoptions_t *wo;      /* per config: sync or not */
 	rocksdb_writeoptions_t *wo_sync; /* always sync (metadata, fsync) */
 	rocksdb_writeoptions_t *wo_nosync; /* never sync (blocks whose records are durable already) */
@@ -161,6 +162,13 @@ struct lsn_store {
 	pthread_mutex_t comp_lock;
 	struct lsn_workq compressors;
 	bool comp_stopped;
+	/* Read-ahead decoders of sequential readers (storage/log_reader.c),
+	 * started by the first reader that reads ahead.  rdr_pool_lock guards
+	 * starting, submitting to and stopping them; lock order: a reader's
+	 * lock -> rdr_pool_lock -> the queue's lock (never a log's lock). */
+	pthread_mutex_t rdr_pool_lock;
+	struct lsn_workq rdr_pool;
+	bool rdr_pool_stopped;
 
 	struct lsn_group_commit gc;
 
@@ -215,6 +223,36 @@ void lsn_compress_commit_ready(struct lsn_log *log);
 void lsn_compress_backpressure(struct lsn_log *log);
 /* Finish every queued compression and stop the threads. */
 void lsn_compress_stop(struct lsn_store *st);
+
+/* ---- storage/log_read.c ---- */
+/*
+ * First step of a payload read of [off, off+len): checks under the log's
+ * lock that the segment exists (-ENOENT once trimmed or removed) and
+ * copies what lies in the open block into buf.  *end gets where the read
+ * stops (off when there is nothing to read), *mem_from where the open
+ * block starts: [off, min(*end, *mem_from)) is in compressed blocks.
+ */
+int lsn_log_read_begin(struct lsn_log *log, uint64_t first_lsn, uint64_t off, void *buf,
+		       size_t len, uint64_t *end, uint64_t *mem_from);
+/* Decode the block covering seg_off into blk; *itp as in log_read.c.
+ * -EBADMSG also when no block covers it (see lsn_log_block_error). */
+int lsn_log_load_block(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off,
+		       struct lsn_block *blk, rocksdb_iterator_t **itp);
+/* The encoded block that starts exactly at seg_off, read past the block
+ * cache and pinned in *pin (rocksdb_pinnableslice_destroy it) as *val;
+ * -ENOENT if there is none. */
+int lsn_log_fetch_block(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off,
+			rocksdb_pinnableslice_t **pin, const unsigned char **val, size_t *len);
+/* Where each compressed block of the segment starts, ascending (from its
+ * 'X' keys: one short scan, no block is read); malloc'd, maybe empty. */
+int lsn_log_block_starts(struct lsn_log *log, uint64_t seg_first, uint64_t **starts, size_t *n);
+/* What a failed block load means for the reader: -ENOENT when the segment
+ * is gone (trimmed while read), else rc (said loudly for -EBADMSG). */
+int lsn_log_block_error(struct lsn_log *log, uint64_t seg_first, uint64_t seg_off, int rc);
+
+/* ---- storage/log_reader.c ---- */
+/* Stop the read-ahead threads (lets queued jobs finish); before the db closes. */
+void lsn_reader_pool_stop(struct lsn_store *st);
 
 /* Load segments, open block and holds of a log (at open). */
 int lsn_log_load(struct lsn_log *log);
