@@ -220,7 +220,11 @@ assert_eq "$(xattr_get "$M" user.lsnfs.node_id)" "refusal-node" "node_id"
 assert_eq "$(xattr_get "$M" user.lsnfs.archive)" "" "archive"
 assert_eq "$(getfattr --absolute-names -d -m - "$M" | grep -o '^user\.lsnfs\.[a-z_.]*' | grep -v '^user\.lsnfs\.option\.' | sort | tr '\n' ' ')" \
 	"user.lsnfs.archive user.lsnfs.archive_nodes user.lsnfs.archive_state user.lsnfs.mode user.lsnfs.node_id " "attributes of the root"
-assert_eq "$(getfattr --absolute-names -d -m - "$M" | grep -c '^user\.lsnfs\.option\.')" "15" "option.KEY attributes of the root (one per key of storage/config.c's table)"
+# One option.KEY per row of the config table, read from the source itself.
+table_keys=$(sed -n 's/^\t{ { "\([a-z_]*\)".*/\1/p' "$(dirname "$0")/../../storage/config.c" | sort | tr '\n' ' ')
+[[ $(wc -w <<<"$table_keys") -ge 10 ]] || fail "could not read the keys of storage/config.c: '$table_keys'"
+assert_eq "$(getfattr --absolute-names -d -m - "$M" | sed -n 's/^user\.lsnfs\.option\.\([a-z_]*\)=.*/\1/p' | sort | tr '\n' ' ')" \
+	"$table_keys" "option.KEY attributes of the root (one per key of storage/config.c's table)"
 assert_eq "$(xattr_get "$M" user.lsnfs.archive_state)" "none" "archive_state without an archive"
 assert_errno setfattr -n user.lsnfs.option.trim_delay -v 5 "$M" "Operation not permitted"
 
