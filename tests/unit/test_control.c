@@ -225,7 +225,7 @@ Test(control, a_store_trimmed_beyond_its_claim_is_refused)
 	cr_assert_eq(lsn_store_open(tmpdir, &store), -EUCLEAN);
 	cr_assert_null(store);
 	/* A version 1 file recorded the trim point for information only. */
-	v1 = malloc(len);
+	v1 = malloc(len + 1); /* snprintf below writes its NUL past the file's end */
 	memcpy(v1, before, len);
 	cr_assert_eq(memcmp(v1, "lsnfs-control 2\n", 16), 0);
 	v1[14] = '1';
