@@ -31,8 +31,9 @@ static char *path_join(const char *dir, const char *name)
 	return p;
 }
 
-/* RocksDB tuned for lsnfs: our values are already zstd-compressed blocks. */
-static int store_make_options(struct lsn_store *st, bool create)
+/* RocksDB tuned for lsnfs: our values are already zstd-compressed blocks.
+ * accept_loss: the operator mounts with recover=accept-loss. */
+static int store_make_options(struct lsn_store *st, bool create, bool accept_loss)
 {
 	st->opts = rocksdb_options_create();
 	st->table_opts = rocksdb_block_based_options_create();
@@ -63,6 +64,19 @@ static int store_make_options(struct lsn_store *st, bool create)
 	rocksdb_options_set_max_log_file_size(st->opts, 4u << 20);
 	rocksdb_options_set_max_open_files(st->opts, 256);
 	rocksdb_options_set_target_file_size_base(st->opts, 64u << 20);
+	/* WAL recovery: an incomplete last record (a crash or power cut in
+	 * the middle of a write, which was never acknowledged) is dropped; any
+	 * other damage fails the open, so the store is refused instead of
+	 * coming back without the records after the damage (RocksDB's default,
+	 * point-in-time recovery, stops replaying there without a word, and
+	 * the control file may not claim the last LSN_CONTROL_PERIOD_MS yet). */
+	rocksdb_options_set_wal_recovery_mode(st->opts, 0 /* kTolerateCorruptedTailRecords */);
+	if (accept_loss) {
+		/* The operator accepts the loss: replay up to the damage. */
+		rocksdb_options_set_wal_recovery_mode(st->opts, 2 /* kPointInTimeRecovery */);
+		lsn_diag(LSN_DIAG_ERR, "recover=accept-loss: the WAL is replayed up to its first "
+				       "damage; records after it are lost");
+	}
 	/* Blocks read ahead are read once: they would only push the index
 	 * and metadata out of the block cache. */
 	rocksdb_readoptions_set_fill_cache(st->ro_ahead, 0);
@@ -225,7 +239,7 @@ int lsn_store_format(const char *dir, const struct lsn_config *cfg)
 	st = store_alloc(dir);
 	if (!st)
 		return -ENOMEM;
-	rc = store_make_options(st, true);
+	rc = store_make_options(st, true, false);
 	if (rc)
 		goto out;
 	rc = store_open_db(st);
@@ -444,6 +458,16 @@ static int store_open_overrides(struct lsn_store *st, char *const *overrides, si
 	return 0;
 }
 
+/* Is recover=accept-loss among the overrides?  Needed before RocksDB opens
+ * (its WAL recovery mode); store_open_overrides checks every override after. */
+static bool wants_accept_loss(char *const *overrides, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(overrides[i], "recover=accept-loss") == 0)
+			return true;
+	return false;
+}
+
 int lsn_store_open_with(const char *dir, char *const *overrides, size_t n_overrides,
 			struct lsn_store **out)
 {
@@ -456,7 +480,7 @@ int lsn_store_open_with(const char *dir, char *const *overrides, size_t n_overri
 	rc = store_lock(st);
 	if (rc)
 		goto out;
-	rc = store_make_options(st, false);
+	rc = store_make_options(st, false, wants_accept_loss(overrides, n_overrides));
 	if (rc)
 		goto out;
 	rc = store_open_db(st);

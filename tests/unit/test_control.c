@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/wait.h>
 
 #include "storage/control.h"
 #include "storage/crc32c.h"
@@ -242,6 +243,68 @@ Test(control, a_store_trimmed_beyond_its_claim_is_refused)
 	cr_assert_eq(lsn_store_open(tmpdir, &store), 0);
 	free(before);
 	free(v1);
+}
+
+/* The newest durable log file of RocksDB (its WAL) in STORE/db. */
+static void newest_wal(char *out, size_t n)
+{
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/db/*.log | sort | tail -n 1", tmpdir);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(out, (int)n, p));
+	out[strcspn(out, "\n")] = '\0';
+	pclose(p);
+}
+
+/* Damage in the middle of the WAL of a crashed store: refused (RocksDB's
+ * point-in-time recovery would stop at the damage and drop every record
+ * after it without a word); recover=accept-loss mounts what is before it. */
+Test(control, a_damaged_wal_is_refused_unless_accept_loss)
+{
+	char *accept[] = { (char *)"recover=accept-loss" };
+	char wal[512];
+	struct stat sb;
+	pid_t pid;
+	int fd, status;
+	unsigned char b;
+	struct lsn_segment_info *segs;
+	size_t n;
+
+	fx_open(1 << 20);
+	fx_create("w");
+	fx_close();
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) { /* appends under sync=always, then dies without closing */
+		struct lsn_log *log;
+		if (lsn_store_open(tmpdir, &store) || lsn_store_override(store, "sync", "always", NULL) ||
+		    lsn_store_find_log(store, "w", &log))
+			_exit(1);
+		append_n(log, 400);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the appending child failed");
+	newest_wal(wal, sizeof(wal));
+	cr_assert_eq(stat(wal, &sb), 0, "%s", wal);
+	cr_assert_gt(sb.st_size, 8000, "the WAL holds the 400 records");
+	fd = open(wal, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &b, 1, sb.st_size / 2), 1);
+	b ^= 0x10;
+	cr_assert_eq(pwrite(fd, &b, 1, sb.st_size / 2), 1);
+	close(fd);
+
+	cr_assert_eq(lsn_store_open(tmpdir, &store), -EBADMSG, "a damaged WAL is refused");
+	cr_assert_null(store);
+	cr_assert_eq(lsn_store_open_with(tmpdir, accept, 1, &store), 0);
+	cr_assert_eq(lsn_log_segments(fx_log("w"), &segs, &n), 0);
+	cr_assert_lt(segs[n - 1].last_lsn, 400, "accept-loss: the records after the damage are gone");
+	cr_assert_gt(segs[n - 1].last_lsn, 0, "accept-loss: the records before the damage are there");
+	free(segs);
 }
 
 Test(control, removing_a_log_drops_its_claim_first)
