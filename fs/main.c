@@ -63,7 +63,8 @@ static void usage(FILE *to)
 		"  metrics_file=PATH      rewrite PATH with Prometheus metrics every 10 s\n"
 		"  compress_threads=N     threads compressing closed blocks (default: one per core)\n"
 		"  read_ahead_blocks=N    blocks decoded ahead of a sequential reader (default 8)\n"
-		"  recover=accept-loss    mount a store that is behind its control file (logged)\n"
+		"  recover=accept-loss    mount a store that is behind its control file or whose\n"
+		"                         write-ahead log is damaged (the loss is logged)\n"
 		"Standard FUSE options (allow_other, ...) pass through; default_permissions\n"
 		"is always on.\n");
 }
@@ -230,7 +231,8 @@ static const char *store_error(int rc)
 	case -EINVAL:
 		return "not an lsnfs store, or a newer format";
 	case -EBADMSG:
-		return "store metadata is corrupt";
+		return "store metadata is corrupt (when RocksDB names its write-ahead log, "
+		       "-o recover=accept-loss mounts the records before the damage)";
 	default:
 		return strerror(-rc);
 	}
