@@ -292,8 +292,9 @@ static int control_build(struct lsn_store *st, const struct lsn_log *skip, bool 
 		} else {
 			trim = atomic_load(&log->seen_trim);
 		}
-		if (trim < atomic_load(&log->trim_claim))
-			trim = atomic_load(&log->trim_claim); /* a trim about to be written */
+		uint64_t claim = atomic_load(&log->trim_claim); /* a trim about to be written */
+		if (trim < claim)
+			trim = claim;
 		if (trim > tail)
 			trim = tail; /* a trim point beyond the durable tail is not claimed */
 		rc = control_add(c, log->name, strlen(log->name), tail, trim);
@@ -481,6 +482,11 @@ void lsn_control_close(struct lsn_store *st)
 			pthread_rwlock_unlock(&st->logs_lock);
 		}
 	}
+}
+
+bool lsn_control_trim_claimed(struct lsn_log *log, uint64_t trim)
+{
+	return !log->store->ctl_started || trim <= atomic_load(&log->trim_claim);
 }
 
 int lsn_control_note_trim(struct lsn_log *log, uint64_t trim)

@@ -44,6 +44,7 @@
 #ifndef LSN_CONTROL_H
 #define LSN_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -100,6 +101,9 @@ void lsn_control_mark_durable(struct lsn_control_mark *m, int sync_rc);
  * claim the new trim point durably.  The trim must not proceed unless this
  * returns 0. */
 int lsn_control_note_trim(struct lsn_log *log, uint64_t trim);
+/* Does the file already claim `trim` (or is there no file writer yet)?
+ * Then a trim to it needs neither the WAL sync nor the claim. */
+bool lsn_control_trim_claimed(struct lsn_log *log, uint64_t trim);
 /* A log was created (its batch synced): claim it now. */
 int lsn_control_log_created(struct lsn_store *st);
 /* Before the batch removing `log` (caller holds logs_lock for writing and

@@ -129,8 +129,9 @@ static int claim_trim(struct lsn_log *log, uint64_t expect_first_lsn, size_t n, 
 	pthread_mutex_lock(&log->lock);
 	rc = trim_check(log, expect_first_lsn, n, new_trim);
 	pthread_mutex_unlock(&log->lock);
-	if (rc == 0)
-		rc = lsn_store_sync(log->store); /* the tail the claim rests on */
+	if (rc || lsn_control_trim_claimed(log, *new_trim))
+		return rc;
+	rc = lsn_store_sync(log->store); /* the tail the claim rests on */
 	return rc ? rc : lsn_control_note_trim(log, *new_trim);
 }
 
