@@ -73,6 +73,10 @@ int lsn_node_start(struct lsn_node *node)
 	if (!node->threads)
 		return 0;
 	rc = lsn_worker_start(&node->archive_worker, WORKER_PERIOD_MS, archive_tick, node);
+	/* Re-verify the archive's copies at once, not a period after mount:
+	 * until then archived_lsn reads 0 and archived trims wait. */
+	if (!rc)
+		lsn_worker_kick(&node->archive_worker);
 	if (!rc)
 		rc = lsn_worker_start(&node->trim_worker, WORKER_PERIOD_MS, trim_tick, node);
 	if (!rc && lsn_store_config(node->store)->metrics_file[0]) {
