@@ -10,8 +10,9 @@
  *     struct lsn_clock         monotonic, or fake in tests (node/clock.h)
  *     struct lsn_archiver      archive state; runs on the archive worker
  *     settle table             per-log settling history of the trim rules
- *     lsn_worker threads       archive pass every second; trim pass every
- *                              second (observe, auto_trim, mode watch);
+ *     lsn_worker threads       archive pass at start and every second;
+ *                              trim pass every second (observe, auto_trim,
+ *                              mode watch);
  *                              with -o metrics_file, the metrics file every 10 s
  *   lsn_node_free() aborts a running archive command (its process group)
  *   before it joins the workers, so shutdown never waits on one.
