@@ -35,6 +35,7 @@ int lsn_node_open(struct lsn_node **out, struct lsn_store *store,
 		node->clock = &node->own_clock;
 	}
 	node->threads = opts ? opts->threads : true;
+	node->worker_period_ms = opts && opts->worker_period_ms ? opts->worker_period_ms : WORKER_PERIOD_MS;
 	node->opened_ms = lsn_clock_now_ms(node->clock);
 	node->last_auto_trim_s = node->opened_ms / 1000;
 	pthread_mutex_init(&node->trim_lock, NULL);
@@ -72,13 +73,13 @@ int lsn_node_start(struct lsn_node *node)
 	lsn_node_warn_strategy_at_start(node);
 	if (!node->threads)
 		return 0;
-	rc = lsn_worker_start(&node->archive_worker, WORKER_PERIOD_MS, archive_tick, node);
+	rc = lsn_worker_start(&node->archive_worker, node->worker_period_ms, archive_tick, node);
 	/* Re-verify the archive's copies at once, not a period after mount:
 	 * until then archived_lsn reads 0 and archived trims wait. */
 	if (!rc)
 		lsn_worker_kick(&node->archive_worker);
 	if (!rc)
-		rc = lsn_worker_start(&node->trim_worker, WORKER_PERIOD_MS, trim_tick, node);
+		rc = lsn_worker_start(&node->trim_worker, node->worker_period_ms, trim_tick, node);
 	if (!rc && lsn_store_config(node->store)->metrics_file[0]) {
 		lsn_node_tick_metrics(node); /* a bad path is reported at mount */
 		rc = lsn_worker_start(&node->metrics_worker, METRICS_PERIOD_MS, metrics_tick, node);

@@ -58,6 +58,9 @@ struct lsn_node_options {
 	/* Start the archive and trim workers (lsn_node_start).  Tests leave
 	 * them off and call lsn_node_tick_*() themselves. */
 	bool threads;
+	/* The archive and trim workers' period; 0: WORKER_PERIOD_MS (1 s).
+	 * The archive pass also runs once at start, whatever the period. */
+	unsigned worker_period_ms;
 };
 
 /* Take over `store` (also on failure: it is closed then). */

@@ -23,6 +23,7 @@ struct lsn_node {
 	struct lsn_clock own_clock;      /* used when the caller gave none */
 	struct lsn_clock *clock;
 	bool threads;
+	unsigned worker_period_ms;       /* of the archive and trim workers */
 	uint64_t opened_ms;              /* the node's clock at open */
 	struct lsn_archiver *archiver;
 	struct lsn_worker archive_worker;

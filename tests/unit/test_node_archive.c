@@ -2,8 +2,9 @@
  * The node over an archive directory (issue 9): availability by the
  * marker, no confirmation counted while it is missing, recovery, trim
  * points published before a trim, unlink refused while a registered
- * node's trimmed prefix depends on the snapshot.  A node opened with
- * threads=false and a fake clock, driven by lsn_node_tick_archiver().
+ * node's trimmed prefix depends on the snapshot; the archive pass at
+ * start.  A node opened with threads=false and a fake clock, driven by
+ * lsn_node_tick_archiver() (threads on only to see the pass at start).
  */
 #include <criterion/criterion.h>
 
@@ -213,4 +214,26 @@ Test(node_archive, no_trim_on_a_copy_deleted_behind_its_back)
 	cr_assert_eq(lsn_node_trim_to(node, log_p, 20), 0);
 	lsn_log_info(log_p, &info);
 	cr_assert_gt(info.trim_point, 0);
+}
+
+/* After a remount the archive pass runs at once: archived_lsn is back
+ * without waiting a worker period (an hour here). */
+Test(node_archive, the_archive_pass_runs_at_start)
+{
+	struct lsn_node_options opts = { .clock = &clk, .threads = true, .worker_period_ms = 3600 * 1000 };
+	struct lsn_store *store;
+
+	fill_and_snapshot(20);
+	tick();
+	cr_assert_eq(lsn_node_archived_lsn(node, log_p), 20);
+	lsn_node_free(node);
+	node = NULL;
+	cr_assert_eq(lsn_store_open(store_dir, &store), 0);
+	cr_assert_eq(lsn_node_open(&node, store, &opts), 0);
+	cr_assert_eq(lsn_store_find_log(lsn_node_store(node), "p", &log_p), 0);
+	cr_assert_eq(lsn_node_archived_lsn(node, log_p), 0, "counted before its copy was re-verified");
+	cr_assert_eq(lsn_node_start(node), 0);
+	for (int i = 0; i < 2000 && lsn_node_archived_lsn(node, log_p) != 20; i++)
+		usleep(10 * 1000);
+	cr_assert_eq(lsn_node_archived_lsn(node, log_p), 20, "the copy was not re-verified at start");
 }
