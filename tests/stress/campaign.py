@@ -4,7 +4,8 @@
     campaign.py --build DIR --cycles N [--seed S] [--powerloss BIN] [--selftest]
 
 Each cycle mounts a store, verifies every log (tests/stress/verify.py),
-trims what was verified, runs 1-3 concurrent writers (`append`, one record
+trims what was verified (cluster: by archived snapshots, committed at the
+verified tail once a log retains CLUSTER_RETAIN records), runs 1-3 concurrent writers (`append`, one record
 per write; `append.lines`, 1-6 lines per write; `append.frames` when the
 tree has it) under sync=always or sync=fsync, and ends the mount with one
 of: kill -9 at a random moment, kill -9 during a seal, a trim, a snapshot
@@ -43,6 +44,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from verify import LogVerifier, VerifyError, read_log, record  # noqa: E402
 
 SEGMENT_SIZE = 16384
+# A cluster log retaining more verified records than this gets a snapshot.
+CLUSTER_RETAIN = 20000
 
 
 def xget(path, name):
@@ -318,17 +321,39 @@ class Store:
                 os.unlink(os.path.join(d, "snapshots", stage))
             del self.snapshots[(lg, lsn)]
 
+    def stage_snapshot(self, log, lsn):
+        """Write snapshot `lsn` of `log` under a staging name (a commit is
+        its rename); (snapshots dir, staging name, final name), or None
+        when that snapshot exists already."""
+        snaps = os.path.join(self.mnt, log, "snapshots")
+        final = "%020d.snap" % lsn
+        if lsn == 0 or final in os.listdir(snaps):
+            return None
+        stage = ".stage-%d" % lsn
+        with open(os.path.join(snaps, stage), "wb") as f:
+            f.write(snapshot_body(log, lsn))
+        self.snapshots[(log, lsn)] = [stage, False]
+        return snaps, stage, final
+
     def trim_verified(self):
-        """Trim what was verified (single: persisted_lsn; cluster: a snapshot first)."""
+        """Trim what was verified: single, by persisted_lsn; cluster, by
+        archived snapshots (the consumer commits one at the verified tail
+        once a log retains CLUSTER_RETAIN records: without it the log, and
+        every verify pass, would only grow)."""
         for name, lv in self.logs.items():
             d = os.path.join(self.mnt, name)
             if lv.verified_tail == 0:
                 continue
             if self.cluster:
-                continue  # snapshots drive cluster trims (event "snapshot")
-            pers = int(xget(d, "persisted_lsn"))
-            if lv.verified_tail > pers:
-                xset(d, "persisted_lsn", str(lv.verified_tail))
+                staged = self.stage_snapshot(name, lv.verified_tail) if len(lv.history) > CLUSTER_RETAIN else None
+                if staged:
+                    snaps, stage, final = staged
+                    os.rename(os.path.join(snaps, stage), os.path.join(snaps, final))
+                    self.snapshots[(name, lv.verified_tail)][1] = True
+            else:
+                pers = int(xget(d, "persisted_lsn"))
+                if lv.verified_tail > pers:
+                    xset(d, "persisted_lsn", str(lv.verified_tail))
             try:
                 xset(d, "trim", "safe")
             except OSError as e:
@@ -438,13 +463,9 @@ class Campaign:
             time.sleep(random.uniform(0, 0.01))
         elif ev == "snapshot":
             lsn = st.logs[log].verified_tail
-            snaps = os.path.join(d, "snapshots")
-            final = "%020d.snap" % lsn
-            if lsn > 0 and final not in os.listdir(snaps):
-                stage = ".stage-%d" % lsn
-                with open(os.path.join(snaps, stage), "wb") as f:
-                    f.write(snapshot_body(log, lsn))
-                st.snapshots[(log, lsn)] = [stage, False]
+            staged = st.stage_snapshot(log, lsn)
+            if staged:
+                snaps, stage, final = staged
 
                 def commit():
                     os.rename(os.path.join(snaps, stage), os.path.join(snaps, final))
