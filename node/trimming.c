@@ -99,7 +99,7 @@ static void decide_view(struct lsn_node *node, struct lsn_log *log,
 	settle = settle_for(node, log);
 	if (settle && observe)
 		/* Safe from the next whole second on: rounding up. */
-		lsn_trim_settle_observe(settle, d->raw_lsn, (now_ms + 999) / 1000);
+		lsn_trim_settle_observe(settle, d->raw_lsn, (now_ms + 999) / 1000, cfg->trim_delay);
 	if (settle)
 		settle_copy = *settle; /* no history: nothing has settled */
 	pthread_mutex_unlock(&node->settle_lock);

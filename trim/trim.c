@@ -65,7 +65,55 @@ static unsigned lsn_trim_settle_count(const struct lsn_trim_settle *s)
 	return s->n < LSN_TRIM_SETTLE_SLOTS ? s->n : LSN_TRIM_SETTLE_SLOTS;
 }
 
-void lsn_trim_settle_observe(struct lsn_trim_settle *s, uint64_t raw_lsn, uint64_t now)
+static bool lsn_trim_elapsed(uint64_t since, uint64_t now, uint64_t delay)
+{
+	/* Written without since + delay so that huge values cannot wrap. */
+	return now >= since && now - since >= delay;
+}
+
+static void lsn_trim_settle_drop(struct lsn_trim_settle *s, unsigned n, unsigned i)
+{
+	memmove(&s->slot[i], &s->slot[i + 1], (n - i - 1) * sizeof(s->slot[0]));
+}
+
+/*
+ * Make room in a full history for a new, higher entry at `now`.  Entries
+ * below the newest settled one can never be the usable point again: they
+ * go first.  If all are still settling, one entry after the oldest goes:
+ * the one whose neighbours are closest in time, ties to the older, so the
+ * history thins evenly.  Dropping an entry only ever delays a point (the
+ * one below it still holds); restarting the newest entry's clock instead
+ * would starve a point that rises at every observation: it would never
+ * settle.  Returns the new count.
+ */
+static unsigned lsn_trim_settle_make_room(struct lsn_trim_settle *s, unsigned n, uint64_t now,
+					  uint64_t delay)
+{
+	unsigned settled = 0, drop = 1;
+	uint64_t best_gap = UINT64_MAX;
+
+	for (unsigned i = 0; i < n; i++)
+		if (lsn_trim_elapsed(s->slot[i].since, now, delay))
+			settled = i;
+	if (settled > 0) {
+		memmove(&s->slot[0], &s->slot[settled], (n - settled) * sizeof(s->slot[0]));
+		return n - settled;
+	}
+	for (unsigned i = 1; i < n; i++) {
+		uint64_t next = i + 1 < n ? s->slot[i + 1].since : now;
+		uint64_t gap = next - s->slot[i - 1].since;
+
+		if (gap < best_gap) {
+			best_gap = gap;
+			drop = i;
+		}
+	}
+	lsn_trim_settle_drop(s, n, drop);
+	return n - 1;
+}
+
+void lsn_trim_settle_observe(struct lsn_trim_settle *s, uint64_t raw_lsn, uint64_t now,
+			     uint64_t delay)
 {
 	unsigned n = lsn_trim_settle_count(s);
 
@@ -85,20 +133,13 @@ void lsn_trim_settle_observe(struct lsn_trim_settle *s, uint64_t raw_lsn, uint64
 			s->slot[j].point = raw_lsn;
 	}
 	if (raw_lsn > 0 && (n == 0 || raw_lsn > s->slot[n - 1].point)) {
-		/* Full: restarting the newest entry's clock only delays, never hastens. */
 		if (n == LSN_TRIM_SETTLE_SLOTS)
-			n--;
+			n = lsn_trim_settle_make_room(s, n, now, delay);
 		s->slot[n].point = raw_lsn;
 		s->slot[n].since = now;
 		n++;
 	}
 	s->n = n;
-}
-
-static bool lsn_trim_elapsed(uint64_t since, uint64_t now, uint64_t delay)
-{
-	/* Written without since + delay so that huge values cannot wrap. */
-	return now >= since && now - since >= delay;
 }
 
 uint64_t lsn_trim_settle_usable(const struct lsn_trim_settle *s, uint64_t now, uint64_t delay)

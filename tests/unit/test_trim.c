@@ -301,7 +301,7 @@ Test(trim_decide, huge_numbers_truncate_safely)
 	};
 	struct lsn_trim_decision d;
 
-	lsn_trim_settle_observe(&s, UINT64_MAX - 2, UINT64_MAX - 5);
+	lsn_trim_settle_observe(&s, UINT64_MAX - 2, UINT64_MAX - 5, UINT64_MAX - 1);
 	lsn_trim_decide(&in, &d);
 	cr_assert_eq(d.raw_lsn, UINT64_MAX - 2, "hold must lower the point");
 	cr_assert_eq(d.safe_lsn, 0, "settling must block a point observed 5 s ago");
@@ -323,6 +323,7 @@ struct settle_step {
 
 struct settle_case {
 	const char *name;
+	uint64_t delay; /* the trim_delay every OBS step passes */
 	struct settle_step steps[24];
 };
 
@@ -334,21 +335,21 @@ struct settle_case {
 		{ OBS, 150, 15, 0 }, { OBS, 160, 16, 0 }
 
 static const struct settle_case settle_cases[] = {
-	{ "empty history has nothing usable",
+	{ "empty history has nothing usable", 600,
 	  { { USABLE, 0, 100, 0 }, { COUNT, 0, 0, 0 }, { END, 0, 0, 0 } } },
-	{ "fresh point usable only after trim_delay",
+	{ "fresh point usable only after trim_delay", 600,
 	  { { OBS, 300, 100, 0 },
 	    { USABLE, 600, 100, 0 },
 	    { USABLE, 600, 699, 0 },
 	    { USABLE, 600, 700, 300 },
 	    { END, 0, 0, 0 } } },
-	{ "repeated observation keeps the original since",
+	{ "repeated observation keeps the original since", 600,
 	  { { OBS, 300, 0, 0 },
 	    { OBS, 300, 500, 0 },
 	    { COUNT, 1, 0, 0 },
 	    { USABLE, 600, 600, 300 },
 	    { END, 0, 0, 0 } } },
-	{ "rising point keeps the older, lower entries",
+	{ "rising point keeps the older, lower entries", 600,
 	  { { OBS, 100, 0, 0 },
 	    { OBS, 300, 500, 0 },
 	    { COUNT, 2, 0, 0 },
@@ -357,7 +358,7 @@ static const struct settle_case settle_cases[] = {
 	    { USABLE, 600, 1100, 300 },
 	    { END, 0, 0, 0 } } },
 	/* 100 has been safe since t=0 (the raw point was 300 >= 100 then). */
-	{ "lowered point keeps its age; higher entries are forgotten",
+	{ "lowered point keeps its age; higher entries are forgotten", 600,
 	  { { OBS, 300, 0, 0 },
 	    { OBS, 100, 500, 0 },
 	    { COUNT, 1, 0, 0 },
@@ -368,7 +369,7 @@ static const struct settle_case settle_cases[] = {
 	    { USABLE, 600, 1200, 100 },
 	    { USABLE, 600, 1700, 300 },
 	    { END, 0, 0, 0 } } },
-	{ "lowering keeps entries at or below the new point",
+	{ "lowering keeps entries at or below the new point", 600,
 	  { { OBS, 100, 0, 0 },
 	    { OBS, 200, 10, 0 },
 	    { OBS, 300, 20, 0 },
@@ -376,7 +377,7 @@ static const struct settle_case settle_cases[] = {
 	    { COUNT, 2, 0, 0 },
 	    { USABLE, 600, 610, 200 },
 	    { END, 0, 0, 0 } } },
-	{ "raw point 0 empties the history",
+	{ "raw point 0 empties the history", 600,
 	  { { OBS, 300, 0, 0 },
 	    { OBS, 0, 100, 0 },
 	    { COUNT, 0, 0, 0 },
@@ -384,21 +385,32 @@ static const struct settle_case settle_cases[] = {
 	    { OBS, 0, 200, 0 },
 	    { COUNT, 0, 0, 0 },
 	    { END, 0, 0, 0 } } },
-	{ "full history overwrites its newest entry (conservative)",
+	/* Nothing settled: an entry after the oldest goes (closest neighbours,
+	 * ties to the older: 20), and 170 starts settling at 17. */
+	{ "full history thins an interior entry, never restarts its newest", 600,
 	  { FILL16,
+	    { OBS, 170, 17, 0 },
 	    { COUNT, 16, 0, 0 },
+	    { USABLE, 600, 601, 10 },
+	    { USABLE, 600, 602, 10 },
+	    { USABLE, 600, 603, 30 },
+	    { USABLE, 600, 616, 160 },
+	    { USABLE, 600, 617, 170 },
+	    { END, 0, 0, 0 } } },
+	/* At 1000 everything up to 160 has settled: only 160 stays useful. */
+	{ "full history forgets what is below its newest settled entry", 600,
+	  { FILL16,
 	    { OBS, 170, 1000, 0 },
-	    { COUNT, 16, 0, 0 },
-	    /* 160 (since 16) was forgotten: at 700 only 150 has settled, not 160 */
-	    { USABLE, 600, 700, 150 },
-	    { USABLE, 600, 1599, 150 },
+	    { COUNT, 2, 0, 0 },
+	    { USABLE, 600, 1000, 160 },
+	    { USABLE, 600, 1599, 160 },
 	    { USABLE, 600, 1600, 170 },
 	    { END, 0, 0, 0 } } },
-	{ "delay 0: usable at once",
+	{ "delay 0: usable at once", 0,
 	  { { OBS, 300, 50, 0 }, { USABLE, 0, 50, 300 }, { END, 0, 0, 0 } } },
-	{ "clock before since: not usable",
+	{ "clock before since: not usable", 600,
 	  { { OBS, 300, 100, 0 }, { USABLE, 0, 50, 0 }, { END, 0, 0, 0 } } },
-	{ "huge delay does not wrap",
+	{ "huge delay does not wrap", UINT64_MAX,
 	  { { OBS, 300, 100, 0 }, { USABLE, UINT64_MAX, 200, 0 }, { END, 0, 0, 0 } } },
 };
 
@@ -412,7 +424,7 @@ Test(trim_settle, table)
 			const struct settle_step *st = &c->steps[k];
 
 			if (st->op == OBS) {
-				lsn_trim_settle_observe(&s, st->value, st->now);
+				lsn_trim_settle_observe(&s, st->value, st->now, c->delay);
 				cr_assert_leq(s.n, LSN_TRIM_SETTLE_SLOTS, "%s: step %zu overflows",
 					      c->name, k);
 				for (unsigned j = 1; j < s.n; j++)
@@ -712,5 +724,38 @@ Test(trim_names, strategy_for_table)
 		cr_assert_eq(got, c->want, "mode %s archive %d others %d: %s, want %s",
 			     lsn_trim_mode_name(c->mode), c->archive, c->others,
 			     lsn_trim_strategy_name(got), lsn_trim_strategy_name(c->want));
+	}
+}
+
+/*
+ * A consumer whose safe point rises at every observation (a snapshot
+ * archived or persisted_lsn set every second) must still get trims: the
+ * usable point follows the point observed `delay` seconds ago, at most
+ * about delay / 10 behind it, and never ahead of it.  (A full history
+ * used to restart its newest entry's clock at every observation, so after
+ * 16 rises the usable point froze until the consumer paused.)
+ */
+Test(trim_settle, a_point_rising_every_second_still_settles)
+{
+	static const uint64_t delays[] = { 0, 1, 5, 60, 600 };
+
+	for (size_t k = 0; k < sizeof(delays) / sizeof(delays[0]); k++) {
+		uint64_t delay = delays[k];
+		struct lsn_trim_settle s = { 0 };
+
+		for (uint64_t now = 0; now < 5000; now++) {
+			uint64_t usable, ideal;
+
+			lsn_trim_settle_observe(&s, now + 1, now, delay);
+			usable = lsn_trim_settle_usable(&s, now, delay);
+			ideal = now >= delay ? now - delay + 1 : 0;
+			cr_assert_leq(usable, ideal, "delay %" PRIu64 " at %" PRIu64 ": usable %" PRIu64
+				      " is ahead of the point observed delay seconds ago (%" PRIu64 ")",
+				      delay, now, usable, ideal);
+			cr_assert_geq(usable + delay / 8 + 1, ideal,
+				      "delay %" PRIu64 " at %" PRIu64 ": usable %" PRIu64
+				      " lags the ideal %" PRIu64 " by more than delay / 8",
+				      delay, now, usable, ideal);
+		}
 	}
 }
