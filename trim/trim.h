@@ -110,7 +110,7 @@ void lsn_trim_decide(const struct lsn_trim_input *in, struct lsn_trim_decision *
  * trim_delay the history is read with: a full history first forgets the
  * entries below the newest settled one, else thins its settling ones; it
  * never restarts an entry's clock, so a point rising at every observation
- * still settles (within about delay / 10 of the ideal). */
+ * still settles (within about delay / 8 of the ideal). */
 void lsn_trim_settle_observe(struct lsn_trim_settle *s, uint64_t raw_lsn, uint64_t now,
 			     uint64_t delay);
 /* Highest point that has been continuously safe for `delay` seconds at `now`. */
