@@ -74,12 +74,12 @@ int lsn_node_start(struct lsn_node *node)
 	if (!node->threads)
 		return 0;
 	rc = lsn_worker_start(&node->archive_worker, node->worker_period_ms, archive_tick, node);
-	/* Re-verify the archive's copies at once, not a period after mount:
-	 * until then archived_lsn reads 0 and archived trims wait. */
-	if (!rc)
+	if (!rc) {
+		/* Re-verify the archive's copies at once, not a period after
+		 * mount: until then archived_lsn reads 0 and archived trims wait. */
 		lsn_worker_kick(&node->archive_worker);
-	if (!rc)
 		rc = lsn_worker_start(&node->trim_worker, node->worker_period_ms, trim_tick, node);
+	}
 	if (!rc && lsn_store_config(node->store)->metrics_file[0]) {
 		lsn_node_tick_metrics(node); /* a bad path is reported at mount */
 		rc = lsn_worker_start(&node->metrics_worker, METRICS_PERIOD_MS, metrics_tick, node);

@@ -70,13 +70,13 @@ static int store_make_options(struct lsn_store *st, bool create, bool accept_los
 	 * coming back without the records after the damage (RocksDB's default,
 	 * point-in-time recovery, stops replaying there without a word, and
 	 * the control file may not claim the last LSN_CONTROL_PERIOD_MS yet). */
-	rocksdb_options_set_wal_recovery_mode(st->opts, 0 /* kTolerateCorruptedTailRecords */);
-	if (accept_loss) {
-		/* The operator accepts the loss: replay up to the damage. */
-		rocksdb_options_set_wal_recovery_mode(st->opts, 2 /* kPointInTimeRecovery */);
+	/* recover=accept-loss: the operator accepts the loss, replay up to
+	 * the damage. */
+	rocksdb_options_set_wal_recovery_mode(st->opts, accept_loss ? 2 /* kPointInTimeRecovery */
+								    : 0 /* kTolerateCorruptedTailRecords */);
+	if (accept_loss)
 		lsn_diag(LSN_DIAG_ERR, "recover=accept-loss: the WAL is replayed up to its first "
 				       "damage; records after it are lost");
-	}
 	/* Blocks read ahead are read once: they would only push the index
 	 * and metadata out of the block cache. */
 	rocksdb_readoptions_set_fill_cache(st->ro_ahead, 0);
@@ -435,8 +435,8 @@ int lsn_store_open(const char *dir, struct lsn_store **out)
 	return lsn_store_open_with(dir, NULL, 0, out);
 }
 
-/* "key=value" overrides that matter while opening (recover=...). */
-static int store_open_overrides(struct lsn_store *st, char *const *overrides, size_t n)
+/* Apply "key=value" mount overrides to `cfg` with the config table's parser. */
+static int config_apply_overrides(struct lsn_config *cfg, char *const *overrides, size_t n)
 {
 	char key[64], why[128];
 
@@ -448,7 +448,7 @@ static int store_open_overrides(struct lsn_store *st, char *const *overrides, si
 			return -EINVAL;
 		memcpy(key, overrides[i], (size_t)(eq - overrides[i]));
 		key[eq - overrides[i]] = '\0';
-		rc = lsn_store_override(st, key, eq + 1, why);
+		rc = lsn_config_set(cfg, key, eq + 1, why);
 		if (rc) {
 			lsn_diag(LSN_DIAG_ERR, "bad option %s: %s", overrides[i],
 				 rc == -ENOENT ? "unknown key" : why);
@@ -458,20 +458,11 @@ static int store_open_overrides(struct lsn_store *st, char *const *overrides, si
 	return 0;
 }
 
-/* Is recover=accept-loss among the overrides?  Needed before RocksDB opens
- * (its WAL recovery mode); store_open_overrides checks every override after. */
-static bool wants_accept_loss(char *const *overrides, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(overrides[i], "recover=accept-loss") == 0)
-			return true;
-	return false;
-}
-
 int lsn_store_open_with(const char *dir, char *const *overrides, size_t n_overrides,
 			struct lsn_store **out)
 {
 	struct lsn_store *st = store_alloc(dir);
+	struct lsn_config wanted;
 	int rc;
 
 	*out = NULL;
@@ -480,7 +471,14 @@ int lsn_store_open_with(const char *dir, char *const *overrides, size_t n_overri
 	rc = store_lock(st);
 	if (rc)
 		goto out;
-	rc = store_make_options(st, false, wants_accept_loss(overrides, n_overrides));
+	/* The overrides on their own first: opening RocksDB needs recover=
+	 * (its WAL recovery mode), and a bad option is refused before the
+	 * store is touched.  They are applied to the stored config below. */
+	lsn_config_defaults(&wanted);
+	rc = config_apply_overrides(&wanted, overrides, n_overrides);
+	if (rc)
+		goto out;
+	rc = store_make_options(st, false, wanted.recover_accept_loss);
 	if (rc)
 		goto out;
 	rc = store_open_db(st);
@@ -489,7 +487,7 @@ int lsn_store_open_with(const char *dir, char *const *overrides, size_t n_overri
 	rc = store_load_config(st);
 	if (rc)
 		goto out;
-	rc = store_open_overrides(st, overrides, n_overrides);
+	rc = config_apply_overrides(&st->cfg, overrides, n_overrides);
 	if (rc)
 		goto out;
 	atomic_store(&st->mode, (int)st->cfg.mode);

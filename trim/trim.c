@@ -71,11 +71,6 @@ static bool lsn_trim_elapsed(uint64_t since, uint64_t now, uint64_t delay)
 	return now >= since && now - since >= delay;
 }
 
-static void lsn_trim_settle_drop(struct lsn_trim_settle *s, unsigned n, unsigned i)
-{
-	memmove(&s->slot[i], &s->slot[i + 1], (n - i - 1) * sizeof(s->slot[0]));
-}
-
 /*
  * Make room in a full history for a new, higher entry at `now`.  Entries
  * below the newest settled one can never be the usable point again: they
@@ -89,27 +84,27 @@ static void lsn_trim_settle_drop(struct lsn_trim_settle *s, unsigned n, unsigned
 static unsigned lsn_trim_settle_make_room(struct lsn_trim_settle *s, unsigned n, uint64_t now,
 					  uint64_t delay)
 {
-	unsigned settled = 0, drop = 1;
+	unsigned settled = 0, from = 1, count = 1; /* drop slot[from .. from + count) */
 	uint64_t best_gap = UINT64_MAX;
 
 	for (unsigned i = 0; i < n; i++)
 		if (lsn_trim_elapsed(s->slot[i].since, now, delay))
 			settled = i;
 	if (settled > 0) {
-		memmove(&s->slot[0], &s->slot[settled], (n - settled) * sizeof(s->slot[0]));
-		return n - settled;
-	}
-	for (unsigned i = 1; i < n; i++) {
-		uint64_t next = i + 1 < n ? s->slot[i + 1].since : now;
-		uint64_t gap = next - s->slot[i - 1].since;
+		from = 0;
+		count = settled;
+	} else {
+		for (unsigned i = 1; i < n; i++) {
+			uint64_t next = i + 1 < n ? s->slot[i + 1].since : now;
 
-		if (gap < best_gap) {
-			best_gap = gap;
-			drop = i;
+			if (next - s->slot[i - 1].since < best_gap) {
+				best_gap = next - s->slot[i - 1].since;
+				from = i;
+			}
 		}
 	}
-	lsn_trim_settle_drop(s, n, drop);
-	return n - 1;
+	memmove(&s->slot[from], &s->slot[from + count], (n - from - count) * sizeof(s->slot[0]));
+	return n - count;
 }
 
 void lsn_trim_settle_observe(struct lsn_trim_settle *s, uint64_t raw_lsn, uint64_t now,

@@ -5,9 +5,9 @@
 
 Each cycle mounts a store, verifies every log (tests/stress/verify.py),
 trims what was verified (cluster: by archived snapshots, committed at the
-verified tail once a log retains CLUSTER_RETAIN records), runs 1-3 concurrent writers (`append`, one record
-per write; `append.lines`, 1-6 lines per write; `append.frames` when the
-tree has it) under sync=always or sync=fsync, and ends the mount with one
+verified tail once a log retains CLUSTER_RETAIN records), runs 1-3
+concurrent writers (`append`, one record per write; `append.lines`, 1-6
+lines per write; `append.frames` when the tree has it) under sync=always or sync=fsync, and ends the mount with one
 of: kill -9 at a random moment, kill -9 during a seal, a trim, a snapshot
 commit or an unmount, kill -9 while mounting, or a clean unmount.  Two
 stores take turns: one in single mode (trim by persisted_lsn), one in
@@ -335,6 +335,12 @@ class Store:
         self.snapshots[(log, lsn)] = [stage, False]
         return snaps, stage, final
 
+    def commit_snapshot(self, log, lsn, staged):
+        """Commit what stage_snapshot staged: the rename, then note it returned."""
+        snaps, stage, final = staged
+        os.rename(os.path.join(snaps, stage), os.path.join(snaps, final))
+        self.snapshots[(log, lsn)][1] = True
+
     def trim_verified(self):
         """Trim what was verified: single, by persisted_lsn; cluster, by
         archived snapshots (the consumer commits one at the verified tail
@@ -345,11 +351,10 @@ class Store:
             if lv.verified_tail == 0:
                 continue
             if self.cluster:
-                staged = self.stage_snapshot(name, lv.verified_tail) if len(lv.history) > CLUSTER_RETAIN else None
-                if staged:
-                    snaps, stage, final = staged
-                    os.rename(os.path.join(snaps, stage), os.path.join(snaps, final))
-                    self.snapshots[(name, lv.verified_tail)][1] = True
+                if len(lv.history) > CLUSTER_RETAIN:
+                    staged = self.stage_snapshot(name, lv.verified_tail)
+                    if staged:
+                        self.commit_snapshot(name, lv.verified_tail, staged)
             else:
                 pers = int(xget(d, "persisted_lsn"))
                 if lv.verified_tail > pers:
@@ -465,11 +470,8 @@ class Campaign:
             lsn = st.logs[log].verified_tail
             staged = st.stage_snapshot(log, lsn)
             if staged:
-                snaps, stage, final = staged
-
                 def commit():
-                    os.rename(os.path.join(snaps, stage), os.path.join(snaps, final))
-                    st.snapshots[(log, lsn)][1] = True
+                    st.commit_snapshot(log, lsn, staged)
                     if st.cluster:
                         wait_for(lambda: int(xget(d, "archived_lsn")) >= lsn, 5, "archive")
                         xset(d, "trim", "safe")

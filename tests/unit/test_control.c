@@ -7,6 +7,7 @@
 #include "tests/unit/fixture.h"
 
 #include <fcntl.h>
+#include <glob.h>
 #include <pthread.h>
 #include <sys/wait.h>
 
@@ -245,18 +246,17 @@ Test(control, a_store_trimmed_beyond_its_claim_is_refused)
 	free(v1);
 }
 
-/* The newest durable log file of RocksDB (its WAL) in STORE/db. */
+/* The newest durable log file of RocksDB (its WAL) in STORE/db: glob()
+ * sorts, and RocksDB numbers its files with zero padding. */
 static void newest_wal(char *out, size_t n)
 {
-	char cmd[256];
-	FILE *p;
+	char pattern[256];
+	glob_t g;
 
-	snprintf(cmd, sizeof(cmd), "ls %s/db/*.log | sort | tail -n 1", tmpdir);
-	p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(out, (int)n, p));
-	out[strcspn(out, "\n")] = '\0';
-	pclose(p);
+	snprintf(pattern, sizeof(pattern), "%s/db/*.log", tmpdir);
+	cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no WAL in %s/db", tmpdir);
+	snprintf(out, n, "%s", g.gl_pathv[g.gl_pathc - 1]);
+	globfree(&g);
 }
 
 /* Damage in the middle of the WAL of a crashed store: refused (RocksDB's
@@ -265,6 +265,8 @@ static void newest_wal(char *out, size_t n)
 Test(control, a_damaged_wal_is_refused_unless_accept_loss)
 {
 	char *accept[] = { (char *)"recover=accept-loss" };
+	char *accept_then_refuse[] = { (char *)"recover=accept-loss", (char *)"recover=refuse" };
+	char *bad[] = { (char *)"recover=maybe" };
 	char wal[512];
 	struct stat sb;
 	pid_t pid;
@@ -300,6 +302,11 @@ Test(control, a_damaged_wal_is_refused_unless_accept_loss)
 
 	cr_assert_eq(lsn_store_open(tmpdir, &store), -EBADMSG, "a damaged WAL is refused");
 	cr_assert_null(store);
+	/* The overrides are read as the config parser reads them, before the
+	 * open: the last recover= wins, and a bad value is refused first. */
+	cr_assert_eq(lsn_store_open_with(tmpdir, accept_then_refuse, 2, &store), -EBADMSG,
+		     "recover=refuse after recover=accept-loss still refuses");
+	cr_assert_eq(lsn_store_open_with(tmpdir, bad, 1, &store), -EINVAL);
 	cr_assert_eq(lsn_store_open_with(tmpdir, accept, 1, &store), 0);
 	cr_assert_eq(lsn_log_segments(fx_log("w"), &segs, &n), 0);
 	cr_assert_lt(segs[n - 1].last_lsn, 400, "accept-loss: the records after the damage are gone");

@@ -731,7 +731,7 @@ Test(trim_names, strategy_for_table)
  * A consumer whose safe point rises at every observation (a snapshot
  * archived or persisted_lsn set every second) must still get trims: the
  * usable point follows the point observed `delay` seconds ago, at most
- * about delay / 10 behind it, and never ahead of it.  (A full history
+ * delay / 8 behind it, and never ahead of it.  (A full history
  * used to restart its newest entry's clock at every observation, so after
  * 16 rises the usable point froze until the consumer paused.)
  */
